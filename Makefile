@@ -1,0 +1,116 @@
+# nnbench — see README.md. The two set-up commands are `make run` and `make test`.
+
+CC      ?= gcc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+# SAN=1 builds the whole tree with AddressSanitizer + UndefinedBehaviorSanitizer into build-asan/.
+SAN     ?=
+OPT     ?= -O2
+VERSION := 0.1.0
+
+MODULES   := nn datasets model compiler simulators harness
+SRCS      := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+MAIN_SRC  := harness/main.c
+LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/libnnbench.a
+BIN       := $(BUILD)/nnbench
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
+HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null)
+
+CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -D_GNU_SOURCE -DNNBENCH_VERSION='"$(VERSION)"' \
+           -I. $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread -MMD -MP
+LDLIBS  += $(HDF5_LIBS) -liniparser -lcsv -lopenblas -lz -lm -fopenmp
+
+ifeq ($(SAN),1)
+BUILD   := build-asan
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Debian packages the project needs (build, test, data). python3-torch is only for `make bench`.
+DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
+            libcsv-dev gnuplot-nox libcmocka-dev libiniparser-dev libopenblas-dev \
+            protobuf-c-compiler libprotobuf-c-dev libonnx-dev zlib1g-dev dataset-fashion-mnist
+BENCH_PKGS := python3-torch python3-numpy
+
+.PHONY: all deps bench-deps run test unit unit-asan e2e bench zoo install clean
+
+all: $(BIN)
+
+# Idempotent and silent when everything is installed.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	    grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "make deps: installing $$missing"; \
+	    SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+bench-deps: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+# Until the sweep harness exists, the main job trains and evaluates the default model.
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BIN) train --model mlp --dataset fashion-mnist --epochs 3 -o results/mlp-quick.h5
+	./$(BIN) eval results/mlp-quick.h5 --dataset fashion-mnist
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
+
+unit-asan:
+	@$(MAKE) --no-print-directory SAN=1 unit
+
+e2e: $(BIN)
+	@NNBENCH=./$(BIN) sh tests/e2e/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory e2e
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory all $(BUILD)/nnbench-bench
+	sh bench/run.sh ./$(BIN)
+
+# The benchmark driver (bench/run.sh runs it next to $(BIN)).
+$(BUILD)/nnbench-bench: bench/bench.c $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# Retrains every zoo model with its default recipe (seeded, reproducible).
+zoo: deps
+	@$(MAKE) --no-print-directory all
+	sh tools/zoo.sh ./$(BIN)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/nnbench
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/nnbench
+	cp -r configs $(DESTDIR)$(PREFIX)/share/nnbench/
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

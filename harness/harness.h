@@ -1,0 +1,42 @@
+/* harness — the `nnbench` command: subcommands, option parsing and output.
+ *
+ * Exit status (DESIGN.md §4): 0 success, 1 the work failed, 2 bad usage or
+ * bad input. Every error is one line on stderr naming the file / key / node
+ * and what is wrong.
+ */
+#ifndef HARNESS_HARNESS_H
+#define HARNESS_HARNESS_H
+
+#include <stdio.h>
+
+#include "../nn/nn.h"
+
+enum { EXIT_OK = 0, EXIT_WORK = 1, EXIT_USAGE = 2 };
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+/* Prints "nnbench CMD: message" on stderr; returns `status` for tail calls. */
+int fail(int status, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Parses a whole number / real number option value; -1 if not one or out of [lo, hi]. */
+int parse_long(const char *s, long lo, long hi, long *out);
+int parse_double(const char *s, double lo, double hi, double *out);
+
+/* --input-scale / --input-mean / --input-std: applies one to `n`. Returns 1 if
+ * `opt` was one of them (consuming the value), 0 if not, -1 on a bad value
+ * (message in err). */
+int parse_preprocessing(const char *opt, const char *value, Normalize *n, char *err, size_t errlen);
+
+/* One JSON object on one line: json_open, then fields, then json_close. */
+typedef struct {
+    FILE *f;
+    int fields;
+} Json;
+void json_open(Json *j, FILE *f);
+void json_str(Json *j, const char *key, const char *value);
+void json_num(Json *j, const char *key, double value);
+void json_int(Json *j, const char *key, long value);
+void json_close(Json *j);
+
+#endif

@@ -1,0 +1,38 @@
+/* nnbench: dispatch to the subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+} commands[] = {
+    {"train", cmd_train,
+     "train --model NAME|FILE.ini [--dataset NAME] [--epochs N] [--seed S] [--limit N] -o MODEL.h5 [--json]"},
+    {"eval", cmd_eval,
+     "eval MODEL.h5 [--dataset NAME] [--limit N] [--input-scale S] [--input-mean M[,M,M]] "
+     "[--input-std D[,D,D]] [--json]"},
+};
+
+static int usage(FILE *f)
+{
+    fprintf(f, "usage: nnbench COMMAND [options]\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(f, "  nnbench %s\n", commands[i].usage);
+    return f == stdout ? EXIT_OK : EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
+        return usage(stdout);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "nnbench: unknown command '%s'\n", argv[1]);
+    return usage(stderr);
+}

@@ -1,0 +1,643 @@
+/* model_from_ini: a model-definition INI ([model], [train], one section per
+ * layer) to an untrained Model. Every error names the file, the section and
+ * the key. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <iniparser/iniparser.h>
+
+#include "../datasets/datasets.h"
+#include "model.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Appends to a message being built in pieces; truncates silently. */
+static void append(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    if (used + 1 >= len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------ iniparser's own errors */
+
+/* iniparser reports syntax errors through a global callback; it is pointed
+ * here for the duration of one iniparser_load and the first message kept. */
+static _Thread_local char ini_error[1024];
+
+static int capture_error(const char *fmt, ...)
+{
+    if (ini_error[0])
+        return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(ini_error, sizeof ini_error, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* Turns "iniparser: syntax error in F (12):\n-> text\n" into "line 12: syntax error: 'text'". */
+static void describe_ini_error(const char *path, char *err, size_t errlen)
+{
+    const char *msg = ini_error;
+    if (strncmp(msg, "iniparser: ", 11) == 0)
+        msg += 11;
+    const char *open = strrchr(msg, '(');
+    const char *arrow = strstr(msg, "-> ");
+    int line = 0;
+    if (strncmp(msg, "syntax error", 12) == 0 && open && sscanf(open, "(%d)", &line) == 1 && arrow) {
+        char text[256];
+        snprintf(text, sizeof text, "%s", arrow + 3);
+        text[strcspn(text, "\r\n")] = '\0';
+        fail(err, errlen, "%s: line %d: syntax error: '%s'", path, line, text);
+        return;
+    }
+    char text[sizeof ini_error];
+    snprintf(text, sizeof text, "%s", *msg ? msg : "cannot parse");
+    for (char *p = text; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    fail(err, errlen, "%s: %s", path, text);
+}
+
+/* ------------------------------------------------------------ pre-scan */
+
+/* Section and layer names: what can safely be a section, a node name in the
+ * model file and an entry of an `inputs` list. */
+static int name_ok(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
+            return 0;
+    return 1;
+}
+
+static void trim_lower(char *s)
+{
+    char *b = s;
+    while (*b == ' ' || *b == '\t')
+        b++;
+    size_t n = strlen(b);
+    while (n > 0 && isspace((unsigned char)b[n - 1]))
+        n--;
+    memmove(s, b, n);
+    s[n] = '\0';
+    for (; *s; s++)
+        *s = (char)tolower((unsigned char)*s);
+}
+
+typedef struct {
+    char name[128];
+    int line;
+} Seen;
+
+static int seen_find(const Seen *v, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static int seen_add(Seen **v, int *n, int *cap, const char *name, int line)
+{
+    if (*n == *cap) {
+        int c = *cap ? *cap * 2 : 32;
+        Seen *g = realloc(*v, sizeof *g * (size_t)c);
+        if (!g)
+            return -1;
+        *v = g;
+        *cap = c;
+    }
+    snprintf((*v)[*n].name, sizeof (*v)[*n].name, "%s", name);
+    (*v)[*n].line = line;
+    (*n)++;
+    return 0;
+}
+
+/* What iniparser silently accepts but a model file must not contain: a
+ * section or a key given twice (iniparser merges / overwrites), a key before
+ * the first section (iniparser drops it), a section name that cannot be a
+ * layer name (iniparser misreads names with ':'). */
+static int prescan(FILE *f, const char *path, char *err, size_t errlen)
+{
+    Seen *secs = NULL, *keys = NULL;
+    int n_secs = 0, cap_secs = 0, n_keys = 0, cap_keys = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, continued = 0, rc = 0;
+    char section[128] = "";
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        size_t n = strlen(line);
+        while (n > 0 && isspace((unsigned char)line[n - 1]))
+            n--;
+        line[n] = '\0';
+        int was_continued = continued;
+        continued = n > 0 && line[n - 1] == '\\';
+        if (was_continued)
+            continue;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == ';' || *p == '#')
+            continue;
+        if (*p == '[') {
+            char *close = strchr(p, ']');
+            if (!close)
+                continue; /* iniparser reports it */
+            size_t len = (size_t)(close - p - 1);
+            char name[128];
+            if (len >= sizeof name) {
+                rc = fail(err, errlen, "%s: line %d: section name too long", path, lineno);
+                break;
+            }
+            memcpy(name, p + 1, len);
+            name[len] = '\0';
+            trim_lower(name);
+            if (!name_ok(name) || strlen(name) >= NN_NAME_MAX) {
+                rc = fail(err, errlen,
+                          "%s: line %d: [%s]: a section name must have 1 to %d letters, digits, "
+                          "'_', '-' or '.'",
+                          path, lineno, name, NN_NAME_MAX - 1);
+                break;
+            }
+            int i = seen_find(secs, n_secs, name);
+            if (i >= 0) {
+                rc = fail(err, errlen, "%s: line %d: [%s] appears twice (first at line %d)", path,
+                          lineno, name, secs[i].line);
+                break;
+            }
+            if (seen_add(&secs, &n_secs, &cap_secs, name, lineno) != 0) {
+                rc = fail(err, errlen, "%s: out of memory", path);
+                break;
+            }
+            snprintf(section, sizeof section, "%s", name);
+            n_keys = 0;
+            continue;
+        }
+        char *eq = strchr(p, '=');
+        if (!eq)
+            continue; /* iniparser reports it */
+        char key[128];
+        size_t len = (size_t)(eq - p);
+        if (len >= sizeof key)
+            len = sizeof key - 1;
+        memcpy(key, p, len);
+        key[len] = '\0';
+        trim_lower(key);
+        if (!section[0]) {
+            rc = fail(err, errlen, "%s: line %d: key '%s' comes before any [section]", path,
+                      lineno, key);
+            break;
+        }
+        int i = seen_find(keys, n_keys, key);
+        if (i >= 0) {
+            rc = fail(err, errlen, "%s: line %d: [%s] %s: given twice (first at line %d)", path,
+                      lineno, section, key, keys[i].line);
+            break;
+        }
+        if (seen_add(&keys, &n_keys, &cap_keys, key, lineno) != 0) {
+            rc = fail(err, errlen, "%s: out of memory", path);
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f))
+        rc = fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    free(line);
+    free(secs);
+    free(keys);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+/* The keys of a section, without the "section:" prefix, in file order. */
+typedef struct {
+    int n;
+    const char **full; /* "section:key", owned by the dictionary */
+    size_t prefix;
+} SecKeys;
+
+static int sec_keys(dictionary *d, const char *sec, SecKeys *k)
+{
+    k->n = iniparser_getsecnkeys(d, sec);
+    k->prefix = strlen(sec) + 1;
+    k->full = NULL;
+    if (k->n <= 0) {
+        k->n = 0;
+        return 0;
+    }
+    k->full = calloc((size_t)k->n, sizeof *k->full);
+    if (!k->full)
+        return -1;
+    if (!iniparser_getseckeys(d, sec, k->full)) {
+        free(k->full);
+        k->full = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static const char *key_name(const SecKeys *k, int i) { return k->full[i] + k->prefix; }
+
+static const char *key_value(dictionary *d, const SecKeys *k, int i)
+{
+    const char *v = iniparser_getstring(d, k->full[i], NULL);
+    return v ? v : "";
+}
+
+/* ------------------------------------------------------------- [model] */
+
+typedef struct {
+    char name[64];
+    char dataset[32];
+    int has_input, has_classes;
+    Shape input;
+    int classes;
+} ModelKeys;
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || errno)
+        return -1;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_shape(const char *s, Shape *out)
+{
+    long v[3];
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *p = buf;
+    for (int i = 0; i < 3; i++) {
+        char *comma = strchr(p, ',');
+        if ((i < 2) != (comma != NULL))
+            return -1;
+        if (comma)
+            *comma = '\0';
+        if (parse_int(p, 1, 65536, &v[i]) != 0)
+            return -1;
+        p = comma ? comma + 1 : NULL;
+    }
+    if (v[0] * v[1] * v[2] > (1L << 28))
+        return -1;
+    *out = (Shape){(int)v[0], (int)v[1], (int)v[2]};
+    return 0;
+}
+
+static int read_model_section(dictionary *d, const char *path, ModelKeys *mk, char *err,
+                              size_t errlen)
+{
+    SecKeys k;
+    if (sec_keys(d, "model", &k) != 0)
+        return fail(err, errlen, "%s: out of memory", path);
+    int rc = 0;
+    for (int i = 0; i < k.n && rc == 0; i++) {
+        const char *key = key_name(&k, i), *val = key_value(d, &k, i);
+        if (!strcmp(key, "name")) {
+            if (!name_ok(val) || strlen(val) >= sizeof mk->name)
+                rc = fail(err, errlen,
+                          "%s: [model] name: bad value '%s': expected 1 to %zu letters, digits, "
+                          "'_', '-' or '.'",
+                          path, val, sizeof mk->name - 1);
+            else
+                snprintf(mk->name, sizeof mk->name, "%s", val);
+        } else if (!strcmp(key, "dataset")) {
+            if (!*val || strlen(val) >= sizeof mk->dataset)
+                rc = fail(err, errlen, "%s: [model] dataset: bad value '%s': expected a data set name",
+                          path, val);
+            else
+                snprintf(mk->dataset, sizeof mk->dataset, "%s", val);
+        } else if (!strcmp(key, "input")) {
+            if (parse_shape(val, &mk->input) != 0)
+                rc = fail(err, errlen,
+                          "%s: [model] input: bad value '%s': expected C,H,W (each 1..65536)", path,
+                          val);
+            mk->has_input = 1;
+        } else if (!strcmp(key, "classes")) {
+            long c;
+            if (parse_int(val, 2, 1 << 20, &c) != 0)
+                rc = fail(err, errlen, "%s: [model] classes: bad value '%s': expected an integer in 2..%d",
+                          path, val, 1 << 20);
+            mk->classes = (int)c;
+            mk->has_classes = 1;
+        } else {
+            rc = fail(err, errlen, "%s: [model] %s: unknown key (known: name, dataset, input, classes)",
+                      path, key);
+        }
+    }
+    free(k.full);
+    return rc;
+}
+
+static void list_datasets(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    const char *const *names = dataset_names();
+    for (int i = 0; names && names[i]; i++)
+        append(buf, len, "%s%s", i ? ", " : "", names[i]);
+}
+
+/* Input shape and class count: [model] input / classes, else the data set's. */
+static int resolve_shape(const char *path, const char *override, ModelKeys *mk, char *err,
+                         size_t errlen)
+{
+    if (override && *override) {
+        if (strlen(override) >= sizeof mk->dataset)
+            return fail(err, errlen, "%s: data set name '%s' is too long", path, override);
+        snprintf(mk->dataset, sizeof mk->dataset, "%s", override);
+    }
+    Shape ds_shape;
+    int ds_classes;
+    int known = mk->dataset[0] && dataset_info(mk->dataset, &ds_shape, &ds_classes) == 0;
+    if (!known && !(mk->has_input && mk->has_classes)) {
+        char names[256];
+        list_datasets(names, sizeof names);
+        if (!mk->dataset[0])
+            return fail(err, errlen,
+                        "%s: [model] dataset: no data set given (set dataset = NAME, one of %s; or "
+                        "input = C,H,W and classes = N)",
+                        path, names);
+        if (override && *override)
+            return fail(err, errlen, "%s: unknown data set '%s' (known: %s)", path, mk->dataset,
+                        names);
+        return fail(err, errlen, "%s: [model] dataset: unknown data set '%s' (known: %s)", path,
+                    mk->dataset, names);
+    }
+    if (known && mk->has_input &&
+        (mk->input.c != ds_shape.c || mk->input.h != ds_shape.h || mk->input.w != ds_shape.w))
+        return fail(err, errlen, "%s: [model] input: %d,%d,%d does not match data set %s (%d,%d,%d)",
+                    path, mk->input.c, mk->input.h, mk->input.w, mk->dataset, ds_shape.c,
+                    ds_shape.h, ds_shape.w);
+    if (known && mk->has_classes && mk->classes != ds_classes)
+        return fail(err, errlen, "%s: [model] classes: %d does not match data set %s (%d classes)",
+                    path, mk->classes, mk->dataset, ds_classes);
+    if (known) {
+        mk->input = ds_shape;
+        mk->classes = ds_classes;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- [train] */
+
+static int read_train_section(dictionary *d, const char *path, TrainConfig *t, char *err,
+                              size_t errlen)
+{
+    SecKeys k;
+    if (sec_keys(d, "train", &k) != 0)
+        return fail(err, errlen, "%s: out of memory", path);
+    int rc = 0;
+    for (int i = 0; i < k.n && rc == 0; i++) {
+        char why[NN_ERR_MAX];
+        if (train_key_set(t, key_name(&k, i), key_value(d, &k, i), why, sizeof why) != 0)
+            rc = fail(err, errlen, "%s: [train] %s: %s", path, key_name(&k, i), why);
+    }
+    free(k.full);
+    return rc;
+}
+
+/* -------------------------------------------------------------- layers */
+
+static void list_ops(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    int first = 1;
+    for (int t = 0; t < OP_COUNT; t++) {
+        if (!op_table[t] || !op_table[t]->name || t == OP_INPUT)
+            continue;
+        append(buf, len, "%s%s", first ? "" : ", ", op_table[t]->name);
+        first = 0;
+    }
+}
+
+static int add_layer(dictionary *d, const char *path, const char *sec, const char *prev, Net *net,
+                     char *err, size_t errlen)
+{
+    if (!strcmp(sec, "input"))
+        return fail(err, errlen, "%s: [input]: the name 'input' is reserved for the network input",
+                    path);
+    SecKeys k;
+    if (sec_keys(d, sec, &k) != 0)
+        return fail(err, errlen, "%s: out of memory", path);
+    int rc = 0;
+    const char *type = NULL, *inputs = NULL;
+    for (int i = 0; i < k.n; i++) {
+        if (!strcmp(key_name(&k, i), "type"))
+            type = key_value(d, &k, i);
+        else if (!strcmp(key_name(&k, i), "inputs"))
+            inputs = key_value(d, &k, i);
+    }
+    char opname[64];
+    snprintf(opname, sizeof opname, "%s", type ? type : "");
+    trim_lower(opname);
+    const OpInfo *op = opname[0] ? op_by_name(opname) : NULL;
+    if (!type || !opname[0]) {
+        char ops[512];
+        list_ops(ops, sizeof ops);
+        rc = fail(err, errlen, "%s: [%s] type: missing (one of: %s)", path, sec, ops);
+        goto out;
+    }
+    if (!op || op->type == OP_INPUT) {
+        char ops[512];
+        list_ops(ops, sizeof ops);
+        rc = fail(err, errlen, "%s: [%s] type: unknown op '%s' (known: %s)", path, sec, type, ops);
+        goto out;
+    }
+    LayerAttrs a;
+    layer_attrs_default(&a, op->type);
+    for (int i = 0; i < k.n && rc == 0; i++) {
+        const char *key = key_name(&k, i);
+        if (!strcmp(key, "type") || !strcmp(key, "inputs"))
+            continue;
+        char why[NN_ERR_MAX];
+        if (layer_attr_set(&a, op, key, key_value(d, &k, i), why, sizeof why) != 0)
+            rc = fail(err, errlen, "%s: [%s] %s: %s", path, sec, key, why);
+    }
+    if (rc)
+        goto out;
+
+    /* inputs: comma-separated earlier layers; default: the previous one. */
+    char list[1024];
+    char *names[NN_MAX_INPUTS];
+    int n_in = 0;
+    snprintf(list, sizeof list, "%s", inputs ? inputs : prev);
+    if (inputs && strlen(inputs) >= sizeof list) {
+        rc = fail(err, errlen, "%s: [%s] inputs: too long", path, sec);
+        goto out;
+    }
+    for (char *p = list; p;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        trim_lower(p);
+        if (!*p) {
+            rc = fail(err, errlen, "%s: [%s] inputs: bad value '%s': expected NAME[,NAME...] of "
+                      "earlier layers", path, sec, inputs ? inputs : "");
+            goto out;
+        }
+        if (net_find(net, p) < 0) {
+            rc = fail(err, errlen, "%s: [%s] inputs: '%s' is not an earlier layer", path, sec, p);
+            goto out;
+        }
+        if (n_in == NN_MAX_INPUTS) {
+            rc = fail(err, errlen, "%s: [%s] inputs: more than %d inputs", path, sec,
+                      NN_MAX_INPUTS);
+            goto out;
+        }
+        names[n_in++] = p;
+        p = comma ? comma + 1 : NULL;
+    }
+    if (n_in < op->min_inputs || n_in > op->max_inputs) {
+        if (op->min_inputs == op->max_inputs)
+            rc = fail(err, errlen, "%s: [%s] inputs: a %s layer takes %d input%s, not %d", path,
+                      sec, op->name, op->min_inputs, op->min_inputs == 1 ? "" : "s", n_in);
+        else
+            rc = fail(err, errlen, "%s: [%s] inputs: a %s layer takes %d to %d inputs, not %d",
+                      path, sec, op->name, op->min_inputs, op->max_inputs, n_in);
+        goto out;
+    }
+    char why[NN_ERR_MAX];
+    if (net_add(net, sec, op->type, &a, (const char *const *)names, n_in, why, sizeof why) != 0)
+        rc = fail(err, errlen, "%s: [%s]: %s", path, sec, why);
+out:
+    free(k.full);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void file_stem(const char *path, char *out, size_t len)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(out, len, "%s", base);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = '\0';
+}
+
+int model_from_ini(const char *path, const char *dataset, Model *m, char *err, size_t errlen)
+{
+    memset(m, 0, sizeof *m);
+    m->accuracy = -1;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    struct stat st;
+    int st_rc = fstat(fileno(f), &st);
+    if (st_rc != 0 || S_ISDIR(st.st_mode)) {
+        int e = st_rc != 0 ? errno : EISDIR;
+        fclose(f);
+        return fail(err, errlen, "%s: cannot read: %s", path, strerror(e));
+    }
+    int rc = prescan(f, path, err, errlen);
+    fclose(f);
+    if (rc)
+        return rc;
+
+    ini_error[0] = '\0';
+    iniparser_set_error_callback(capture_error);
+    dictionary *d = iniparser_load(path);
+    iniparser_set_error_callback(NULL);
+    if (!d) {
+        if (!ini_error[0])
+            snprintf(ini_error, sizeof ini_error, "cannot parse (out of memory?)");
+        describe_ini_error(path, err, errlen);
+        return -1;
+    }
+
+    ModelKeys mk;
+    memset(&mk, 0, sizeof mk);
+    file_stem(path, mk.name, sizeof mk.name);
+    Net *net = NULL;
+    int n_sec = iniparser_getnsec(d), n_layers = 0;
+    if ((rc = read_model_section(d, path, &mk, err, errlen)) != 0)
+        goto out;
+    if ((rc = resolve_shape(path, dataset, &mk, err, errlen)) != 0)
+        goto out;
+    train_config_default(&m->train);
+    if ((rc = read_train_section(d, path, &m->train, err, errlen)) != 0)
+        goto out;
+
+    net = net_create(mk.input);
+    if (!net) {
+        rc = fail(err, errlen, "%s: out of memory", path);
+        goto out;
+    }
+    char prev[NN_NAME_MAX] = "input";
+    for (int s = 0; s < n_sec; s++) {
+        const char *sec = iniparser_getsecname(d, s);
+        if (!sec || !strcmp(sec, "model") || !strcmp(sec, "train"))
+            continue;
+        if ((rc = add_layer(d, path, sec, prev, net, err, errlen)) != 0)
+            goto out;
+        snprintf(prev, sizeof prev, "%s", net->layers[net->n_layers - 1].name);
+        n_layers++;
+    }
+    if (n_layers == 0) {
+        rc = fail(err, errlen,
+                  "%s: no layers (expected [model], optionally [train], then one section per "
+                  "layer)",
+                  path);
+        goto out;
+    }
+    char why[NN_ERR_MAX];
+    if (net_finalize(net, why, sizeof why) != 0) {
+        rc = fail(err, errlen, "%s: %s", path, why);
+        goto out;
+    }
+    Shape out_shape = net_output_shape(net);
+    if (shape_size(out_shape) != (size_t)mk.classes) {
+        rc = fail(err, errlen,
+                  "%s: [%s]: the last layer has %zu outputs (%dx%dx%d) but %s%s has %d classes",
+                  path, prev, shape_size(out_shape), out_shape.c, out_shape.h, out_shape.w,
+                  mk.dataset[0] ? "data set " : "the model", mk.dataset, mk.classes);
+        goto out;
+    }
+    net_init_params(net, m->train.seed);
+    snprintf(m->name, sizeof m->name, "%s", mk.name);
+    snprintf(m->dataset, sizeof m->dataset, "%s", mk.dataset);
+    m->classes = mk.classes;
+    m->net = net;
+    net = NULL;
+out:
+    net_free(net);
+    iniparser_freedict(d);
+    if (rc) {
+        memset(m, 0, sizeof *m);
+        m->accuracy = -1;
+    }
+    return rc;
+}

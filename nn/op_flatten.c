@@ -1,0 +1,31 @@
+/* Flatten: the same floats seen as a vector {c·h·w, 1, 1}. */
+#include <string.h>
+
+#include "ops.h"
+
+static int flatten_setup(Layer *l, const Shape *in, int n_in, char *err, size_t errlen)
+{
+    (void)n_in, (void)err, (void)errlen;
+    l->out_shape = (Shape){(int)shape_size(in[0]), 1, 1};
+    return 0;
+}
+
+static void flatten_forward(Layer *l, Net *net, int batch, int train)
+{
+    (void)train;
+    memcpy(l->out, layer_input(net, l, 0)->out,
+           (size_t)batch * shape_size(l->out_shape) * sizeof(float));
+}
+
+static void flatten_backward(Layer *l, Net *net, int batch)
+{
+    float *din = layer_input(net, l, 0)->dout;
+    size_t n = (size_t)batch * shape_size(l->out_shape);
+    if (!din)
+        return;
+    for (size_t i = 0; i < n; i++)
+        din[i] += l->dout[i];
+}
+
+const OpInfo op_flatten_info = {OP_FLATTEN, "flatten", 1, 1, "", flatten_setup, NULL,
+                                flatten_forward, flatten_backward};

@@ -1,0 +1,18 @@
+/* Private to nn/: the op-table rows defined one per file, and helpers they share. */
+#ifndef NN_OPS_H
+#define NN_OPS_H
+
+#include "nn.h"
+
+extern const OpInfo op_input_info, op_dense_info, op_conv_info, op_maxpool_info,
+    op_avgpool_info, op_global_avgpool_info, op_relu_info, op_leaky_relu_info, op_sigmoid_info,
+    op_tanh_info, op_lrn_info, op_batchnorm_info, op_dropout_info, op_add_info, op_concat_info,
+    op_flatten_info;
+
+/* Output extent of a window op along one axis (floor or ceil mode), or -1 if empty. */
+int window_out_size(int in, int kernel, int stride, int pad_lo, int pad_hi, int ceil_mode);
+
+/* Input layer `i` of l. */
+static inline Layer *layer_input(Net *net, const Layer *l, int i) { return &net->layers[l->inputs[i]]; }
+
+#endif

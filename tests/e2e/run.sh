@@ -1,0 +1,113 @@
+#!/bin/sh
+# End-to-end tests of the nnbench command: train, eval, the committed zoo, and
+# bad input. Usage: NNBENCH=build/nnbench sh tests/e2e/run.sh
+# Prints one line per check and a closing "N passed, N failed" line.
+set -u
+NNBENCH=${NNBENCH:-build/nnbench}
+case $NNBENCH in /*) ;; *) NNBENCH=$(pwd)/$NNBENCH ;; esac
+ROOT=$(pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -f "$TMP/err" ] && sed 's/^/     /' "$TMP/err" | head -5; }
+
+# expect STATUS PATTERN NAME -- command...: exit status and a one-line stderr matching PATTERN.
+expect() {
+    status=$1 pattern=$2 name=$3
+    shift 4
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    lines=$(wc -l <"$TMP/err")
+    if [ "$rc" -ne "$status" ]; then
+        bad "$name (exit $rc, expected $status)"
+    elif [ "$status" -ne 0 ] && [ "$lines" -ne 1 ]; then
+        bad "$name (expected a one-line message, got $lines lines)"
+    elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$TMP/err"; then
+        bad "$name (message does not match '$pattern')"
+    else
+        ok "$name"
+    fi
+}
+
+# json_field FILE KEY: the value of KEY in a one-line JSON object.
+json_field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" "$1"; }
+
+# --- train and eval round trip -------------------------------------------------
+"$NNBENCH" train --model mlp --dataset fashion-mnist --epochs 1 --limit 3000 --quiet --json \
+    -o "$TMP/mlp.h5" >"$TMP/train.json" 2>"$TMP/err"
+if [ $? -eq 0 ] && [ -s "$TMP/mlp.h5" ]; then ok "train mlp (1 epoch, 3000 images)"; else bad "train mlp"; fi
+train_acc=$(json_field "$TMP/train.json" accuracy)
+"$NNBENCH" eval "$TMP/mlp.h5" --json >"$TMP/eval.json" 2>"$TMP/err"
+eval_acc=$(json_field "$TMP/eval.json" accuracy)
+if [ -n "$train_acc" ] && [ "$train_acc" = "$eval_acc" ]; then
+    ok "eval of the saved model reproduces the training-time accuracy ($eval_acc)"
+else
+    bad "eval accuracy '$eval_acc' differs from training-time accuracy '$train_acc'"
+fi
+for key in model dataset n accuracy; do
+    if grep -q "\"$key\":" "$TMP/eval.json"; then ok "eval --json has '$key'"; else bad "eval --json lacks '$key'"; fi
+done
+ls "$TMP" | grep -q '\.tmp' && bad "a temporary file was left behind" || ok "no temporary file left behind"
+
+# Same seed, same model bytes in the parameters: training is deterministic.
+"$NNBENCH" train --model mlp --epochs 1 --limit 1000 --quiet --json -o "$TMP/a.h5" >"$TMP/a.json" 2>/dev/null
+"$NNBENCH" train --model mlp --epochs 1 --limit 1000 --quiet --json -o "$TMP/b.h5" >"$TMP/b.json" 2>/dev/null
+if [ "$(json_field "$TMP/a.json" accuracy)" = "$(json_field "$TMP/b.json" accuracy)" ] &&
+    h5diff "$TMP/a.h5" "$TMP/b.h5" /params /params >/dev/null 2>&1; then
+    ok "training twice with one seed gives identical parameters"
+else
+    bad "training is not deterministic"
+fi
+
+# --- the committed zoo reaches its accuracy targets ------------------------------
+# model file, data set, minimum accuracy
+while read -r file dataset min; do
+    [ -f "$ROOT/models/$file" ] || { echo "skip zoo $file (not committed)"; continue; }
+    acc=$("$NNBENCH" eval "$ROOT/models/$file" --dataset "$dataset" --json 2>"$TMP/err" | sed -n 's/.*"accuracy":\([0-9.]*\).*/\1/p')
+    if [ -n "$acc" ] && awk "BEGIN{exit !($acc >= $min)}"; then
+        ok "zoo $file on $dataset: $acc >= $min"
+    else
+        bad "zoo $file on $dataset: accuracy '$acc' below $min"
+    fi
+done <<'ZOO'
+mlp.h5 fashion-mnist 0.88
+lenet5.h5 mnist 0.985
+lenet5-fashion-mnist.h5 fashion-mnist 0.90
+fcnn.h5 fashion-mnist 0.915
+vgg-small.h5 cifar10 0.78
+resnet20.h5 cifar10 0.78
+inception-lite.h5 cifar10 0.72
+alexnet-lite.h5 cifar10 0.70
+ZOO
+
+# --- bad input: exit 2 and a one-line message naming the problem ---------------
+printf 'not an hdf5 file\n' >"$TMP/corrupt.h5"
+head -c 3000 "$TMP/mlp.h5" >"$TMP/truncated.h5"
+mkdir -p "$TMP/empty"
+expect 2 "unknown command" "unknown command" -- "$NNBENCH" frobnicate
+expect 2 "unknown option '--bogus'" "bad flag to train" -- "$NNBENCH" train --model mlp --bogus -o "$TMP/x.h5"
+expect 2 "unknown option '--bogus'" "bad flag to eval" -- "$NNBENCH" eval "$TMP/mlp.h5" --bogus
+expect 2 "epochs" "non-numeric --epochs" -- "$NNBENCH" train --model mlp --epochs many -o "$TMP/x.h5"
+expect 2 "\-o MODEL.h5 is required" "train without -o" -- "$NNBENCH" train --model mlp
+expect 2 "needs a value" "flag without its value" -- "$NNBENCH" train --model mlp -o
+expect 2 "nosuchnet" "unknown model" -- "$NNBENCH" train --model nosuchnet -o "$TMP/x.h5"
+expect 2 "nosuchset" "unknown data set" -- "$NNBENCH" train --model mlp --dataset nosuchset -o "$TMP/x.h5"
+expect 2 "corrupt.h5" "corrupt model file" -- "$NNBENCH" eval "$TMP/corrupt.h5"
+expect 2 "truncated.h5" "truncated model file" -- "$NNBENCH" eval "$TMP/truncated.h5"
+expect 2 "missing.h5" "missing model file" -- "$NNBENCH" eval "$TMP/missing.h5"
+expect 2 "cifar10" "data set that does not fit the model" -- "$NNBENCH" eval "$TMP/mlp.h5" --dataset cifar10
+expect 2 "input-std" "bad preprocessing value" -- "$NNBENCH" eval "$TMP/mlp.h5" --input-std 0
+cd "$TMP/empty" && export NNBENCH_DATA="$TMP/empty"
+expect 2 "cifar10" "missing data set files" -- "$NNBENCH" train --model "$ROOT/configs/models/vgg-small.ini" -o "$TMP/x.h5"
+unset NNBENCH_DATA
+cd "$ROOT"
+
+printf '[model]\nname=x\n[fc]\ntype=dense\nunits=10\nwhat=1\n' >"$TMP/badkey.ini"
+expect 2 "badkey.ini.*\[fc\].*what" "unknown key in a model file" -- "$NNBENCH" train --model "$TMP/badkey.ini" --dataset mnist -o "$TMP/x.h5"
+[ -e "$TMP/x.h5" ] && bad "a failed command left an output file" || ok "failed commands leave no output file"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

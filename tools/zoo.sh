@@ -1,0 +1,18 @@
+#!/bin/sh
+# Retrains every zoo model with its default (seeded) recipe into models/.
+# Usage: sh tools/zoo.sh build/nnbench [MODEL...]
+# The CIFAR-10 models take hours on 2 cores; name models to train a subset.
+set -eu
+NNBENCH=$1
+shift
+[ $# -gt 0 ] || set -- mlp lenet5 lenet5-fashion-mnist fcnn vgg-small resnet20 inception-lite alexnet-lite
+mkdir -p models
+for m in "$@"; do
+    case $m in
+        lenet5-fashion-mnist) args="--model lenet5 --dataset fashion-mnist" ;;
+        *) args="--model $m" ;;
+    esac
+    echo "== $m"
+    # shellcheck disable=SC2086
+    "$NNBENCH" train $args --json -o "models/$m.h5" | tee -a models/zoo.jsonl
+done
