@@ -8,6 +8,13 @@ SAN     ?=
 OPT     ?= -O2
 VERSION := 0.1.0
 
+# Sanitizer builds live beside the normal one.
+ifeq ($(SAN),1)
+BUILD   := build-asan
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
 MODULES   := nn datasets model compiler simulators harness
 SRCS      := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 MAIN_SRC  := harness/main.c
@@ -19,22 +26,21 @@ BIN       := $(BUILD)/nnbench
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
+# OpenBLAS built on OpenMP shares one thread pool with our own OpenMP loops;
+# the pthread build would oversubscribe the cores (OpenMP threads spin while
+# OpenBLAS threads work).
+BLAS_DIR    := /usr/lib/x86_64-linux-gnu/openblas-openmp
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null)
 
 CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -D_GNU_SOURCE -DNNBENCH_VERSION='"$(VERSION)"' \
-           -I. $(HDF5_CFLAGS) -I/usr/include/x86_64-linux-gnu/openblas-pthread -MMD -MP
-LDLIBS  += $(HDF5_LIBS) -liniparser -lcsv -lopenblas -lz -lm -fopenmp
+           -I. $(HDF5_CFLAGS) -I$(BLAS_DIR:/usr/lib/%=/usr/include/%) -MMD -MP
+LDLIBS  += $(HDF5_LIBS) -liniparser -lcsv -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lz -lm -fopenmp
 
-ifeq ($(SAN),1)
-BUILD   := build-asan
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
-endif
 
 # Debian packages the project needs (build, test, data). python3-torch is only for `make bench`.
 DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
-            libcsv-dev gnuplot-nox libcmocka-dev libiniparser-dev libopenblas-dev \
+            libcsv-dev gnuplot-nox libcmocka-dev libiniparser-dev libopenblas-openmp-dev \
             protobuf-c-compiler libprotobuf-c-dev libonnx-dev zlib1g-dev dataset-fashion-mnist
 BENCH_PKGS := python3-torch python3-numpy
 

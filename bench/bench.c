@@ -482,7 +482,7 @@ static void profile_print(const Bench *b, const Profile *p, const TorchRef *tr)
     const Net *net = b->m.net;
     const char *name = b->m.name;
     printf("\nprofile %s: ms per batch, median of %d runs (train batch %d, inference batch %d);"
-           " 'x' = nnbench time / PyTorch time of the same layer run alone\n",
+           " each layer timed in place in full passes on both sides; 'x' = nnbench time / PyTorch time\n",
            name, PROFILE_RUNS, b->train_batch, b->infer_batch);
     printf("%-12s %-10s %-10s %8s | %8s %8s %7s | %8s %8s %7s | %8s %8s %7s | %7s %7s\n", "layer",
            "op", "output", "MFLOP/im", "inf fwd", "torch", "x", "trn fwd", "torch", "x", "trn bwd",

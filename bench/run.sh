@@ -44,11 +44,12 @@ if "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
         mv "$OUT/bench-torch.tsv.tmp" "$OUT/bench-torch.tsv"
         torch_args="--torch $OUT/bench-torch.tsv"
     else
-        rm -f "$OUT/bench-torch.tsv.tmp"
+        rm -f "$OUT/bench-torch.tsv.tmp" "$OUT/bench-torch.tsv"
         torch_note="bench/torch_bench.py failed, see its message above"
     fi
 else
     torch_note="$PYTHON cannot import torch; 'make bench-deps' installs Debian's python3-torch"
+    rm -f "$OUT/bench-torch.tsv"
     echo "bench: skipping PyTorch: $torch_note" >&2
 fi
 

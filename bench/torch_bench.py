@@ -248,15 +248,22 @@ class IniNet(nn.Module):
                 last[j] = i
         self.free_after = [[j for j in ins if last[j] == i] for i, ins in enumerate(inputs)]
 
-    def forward(self, x, keep=False):
+    def forward(self, x, clock=None):
+        """clock (profiling): gets each layer's forward seconds in clock["fwd"][i]
+        and, when gradients flow, the time its output's gradient is ready in
+        clock["ready"][i]."""
         outs = [x] + [None] * len(self.mods)
         for i, mod in enumerate(self.mods):
-            outs[i + 1] = mod(*[outs[j] for j in self.inputs[i]])
-            if not keep:
-                for j in self.free_after[i]:
-                    if j != len(self.mods):
-                        outs[j] = None
-        return outs if keep else outs[-1].flatten(1)
+            t0 = time.perf_counter()
+            y = mod(*[outs[j] for j in self.inputs[i]])
+            if clock is not None:
+                clock["fwd"][i] = time.perf_counter() - t0
+                if "ready" in clock and y.requires_grad:
+                    y.register_hook(lambda g, i=i: clock["ready"].__setitem__(i, time.perf_counter()))
+            outs[i + 1] = y
+            for j in self.free_after[i]:
+                outs[j] = None
+        return outs[-1].flatten(1)
 
 
 def build_from_ini(path):
@@ -392,42 +399,43 @@ def sgemm_gflops(n, reps=5):
     return best * 1e-9
 
 
-def profile_layers(net, opt, x_train, x_infer):
-    """Per layer: forward and backward run alone on the inputs it sees in the
-    real network, ms per batch (median); plus the optimiser step."""
-    def med(fn):
-        fn()
-        fn()
-        ts = []
-        for _ in range(PROFILE_RUNS):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return statistics.median(ts) * 1e3
-
-    rows = []
+def profile_layers(net, step, x_infer):
+    """Per layer, ms per batch (median of PROFILE_RUNS): its forward inside a
+    full inference pass and its forward and backward inside a full training
+    step (`step(clock)`), timed in place as nnbench-bench --profile does; plus
+    the optimiser step. A layer's backward ends when the gradient of its input
+    is ready (a tensor hook), the first layer's when backward() returns."""
+    n = len(net.mods)
+    runs = {"infer": [], "fwd": [], "bwd": [], "opt": []}
     net.eval()
     with torch.inference_mode():
-        outs_i = net(x_infer, keep=True)
-        infer = []
-        for i, mod in enumerate(net.mods):
-            xs = [outs_i[j] for j in net.inputs[i]]
-            infer.append(med(lambda: mod(*xs)))
+        for r in range(2 + PROFILE_RUNS):
+            clock = {"fwd": [0.0] * n}
+            net(x_infer, clock=clock)
+            if r >= 2:
+                runs["infer"].append(clock["fwd"])
     net.train()
-    with torch.no_grad():
-        outs_t = net(x_train, keep=True)
-    for i, mod in enumerate(net.mods):
-        # The network input needs no gradient, as in a real training step.
-        xs = [outs_t[j].detach().requires_grad_(j != 0) for j in net.inputs[i]]
-        fwd = med(lambda: mod(*xs))
-        y = mod(*xs)
-        if y.requires_grad:
-            g = torch.randn_like(y)
-            bwd = med(lambda: y.backward(g, retain_graph=True))
-        else:
-            bwd = float("nan")
-        rows.append((net.names[i], infer[i], fwd, bwd))
-    rows.append(("(optimizer)", float("nan"), float("nan"), med(opt.step)))
+    for r in range(2 + PROFILE_RUNS):
+        clock = {"fwd": [0.0] * n, "ready": [None] * n}
+        step(clock)
+        if r < 2:
+            continue
+        ready = clock["ready"]
+        bwd = []
+        for i in range(n):
+            ends = [ready[j - 1] for j in net.inputs[i] if j > 0 and ready[j - 1] is not None]
+            end = min(ends) if ends else clock["backward_end"]
+            bwd.append(end - ready[i] if ready[i] is not None else float("nan"))
+        runs["fwd"].append(clock["fwd"])
+        runs["bwd"].append(bwd)
+        runs["opt"].append(clock["opt"])
+
+    def med(kind, i):
+        return statistics.median(run[i] for run in runs[kind]) * 1e3
+
+    rows = [(net.names[i], med("infer", i), med("fwd", i), med("bwd", i)) for i in range(n)]
+    rows.append(("(optimizer)", float("nan"), float("nan"),
+                 statistics.median(runs["opt"]) * 1e3))
     return rows
 
 
@@ -443,11 +451,16 @@ def bench_model(name, args, out):
     y_train = torch.randint(0, classes, (train_batch,), generator=g)
     x_infer = torch.randn(args.infer_batch, *shape, generator=g)
 
-    def train_step():
+    def train_step(clock=None):
         opt.zero_grad()
-        loss = F.cross_entropy(net(x_train), y_train)
+        loss = F.cross_entropy(net(x_train, clock), y_train)
         loss.backward()
+        if clock is None:
+            opt.step()
+            return
+        clock["backward_end"] = t0 = time.perf_counter()
         opt.step()
+        clock["opt"] = time.perf_counter() - t0
 
     def infer_step():
         with torch.inference_mode():
@@ -461,7 +474,7 @@ def bench_model(name, args, out):
     print(f"result\t{model}\tinfer\t{args.infer_batch}\t{args.infer_batch / ti:.3f}\t{params}",
           file=out)
     if args.profile:
-        for layer, inf, fwd, bwd in profile_layers(net, opt, x_train, x_infer):
+        for layer, inf, fwd, bwd in profile_layers(net, train_step, x_infer):
             print(f"layer\t{model}\t{layer}\t{inf:.4f}\t{fwd:.4f}\t{bwd:.4f}", file=out)
     out.flush()
 

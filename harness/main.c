@@ -33,6 +33,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "nnbench: unknown command '%s'\n", argv[1]);
-    return usage(stderr);
+    fprintf(stderr, "nnbench: unknown command '%s' (commands:", argv[1]);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(stderr, " %s", commands[i].name);
+    fprintf(stderr, "; see nnbench --help)\n");
+    return EXIT_USAGE;
 }

@@ -24,15 +24,15 @@
 #include "ops.h"
 
 /* Chunks aim for this many sgemm columns; each thread's scratch stays under the cap. */
-#ifndef CONV_COLS_TARGET
 #define CONV_COLS_TARGET 1024
-#endif
 #define CONV_SCRATCH_MAX ((size_t)4 << 20) /* floats per thread */
+#define SLACK 8 /* floats: im2col copies rows in blocks of 8 and may run that far over */
 
 typedef struct {
     int c, h, w;      /* input */
     int f, oh, ow;    /* output */
     int kh, kw, sh, sw, pt, pl;
+    int hp, wp;       /* padded input */
     int k, p;         /* rows (c·kh·kw) and columns (oh·ow) of one image's matrix */
     int pointwise;    /* 1×1, stride 1, no padding: the input is already the matrix */
 } Geom;
@@ -43,11 +43,12 @@ static Geom geom(const Layer *l)
     Geom g = {l->in_shape[0].c, l->in_shape[0].h, l->in_shape[0].w,
               l->out_shape.c,   l->out_shape.h,   l->out_shape.w,
               a->kernel_h,      a->kernel_w,      a->stride_h, a->stride_w, a->pad_t, a->pad_l,
-              0,                0,                0};
+              0,                0,                0,           0,           0};
+    g.hp = g.h + a->pad_t + a->pad_b;
+    g.wp = g.w + a->pad_l + a->pad_r;
     g.k = g.c * g.kh * g.kw;
     g.p = g.oh * g.ow;
-    g.pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && !a->pad_t && !a->pad_l &&
-                  !a->pad_b && !a->pad_r;
+    g.pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.hp == g.h && g.wp == g.w;
     return g;
 }
 
@@ -86,6 +87,8 @@ static void conv_init(Layer *l, Rng *rng)
         memset(b->data, 0, b->size * sizeof(float));
 }
 
+/* ---------------------------------------------------------- scratch */
+
 /* Images per chunk: about CONV_COLS_TARGET columns, at least one chunk per
  * thread, within the scratch cap. */
 static int chunk_images(const Geom *g, int batch, int threads)
@@ -99,83 +102,107 @@ static int chunk_images(const Geom *g, int batch, int threads)
     return nb < 1 ? 1 : nb;
 }
 
-/* Per-thread scratch for chunks of nb images: col [K × nb·P] and, when
- * nb > 1, the [F × nb·P] product (or gathered output gradient). */
-static size_t scratch_floats(const Geom *g, int nb)
+/* One thread's scratch for chunks of nb images. */
+typedef struct {
+    float *col;   /* [K × nb·P] + SLACK: im2col matrix, reused for its gradient */
+    float *tmp;   /* [F × nb·P]: the product (forward) or gathered dout (backward) */
+    float *stage; /* nb padded planes of one channel + SLACK */
+    float *dw;    /* backward: this thread's weight-gradient partial sum */
+} Scratch;
+
+static size_t scratch_layout(const Geom *g, int nb, size_t dw, float *base, Scratch *s)
 {
     size_t ncols = (size_t)nb * g->p;
-    return (size_t)(nb > 1 || !g->pointwise ? g->k : 0) * ncols +
-           (size_t)(nb > 1 ? g->f : 0) * ncols;
+    size_t col = (size_t)g->k * ncols + SLACK, tmp = (size_t)g->f * ncols;
+    size_t stage = (size_t)nb * g->hp * g->wp + SLACK;
+    if (base) {
+        s->col = base;
+        s->tmp = s->col + col;
+        s->stage = s->tmp + tmp;
+        s->dw = s->stage + stage;
+    }
+    return col + tmp + stage + dw;
 }
 
-/* Output columns [lo, hi) whose input column ow·s − pad + kj lies inside [0, w). */
-static void valid_cols(int w, int ow, int s, int pad, int kj, int *lo, int *hi)
+/* ------------------------------------------------------ im2col / col2im */
+
+/* Copies channel c of n images into zero-padded hp × wp planes. */
+static void stage_planes(const Geom *g, const float *x, int n, int c, float *st)
 {
-    int first = pad - kj; /* need ow·s >= first and ow·s < w + first */
-    *lo = first <= 0 ? 0 : (first + s - 1) / s;
-    *hi = w + first <= 0 ? 0 : (w + first + s - 1) / s;
-    if (*lo > ow)
-        *lo = ow;
-    if (*hi > ow)
-        *hi = ow;
-    if (*hi < *lo)
-        *hi = *lo;
+    size_t plane = (size_t)g->hp * g->wp, hw = (size_t)g->h * g->w;
+    for (int i = 0; i < n; i++, st += plane) {
+        const float *src = x + (size_t)i * g->c * hw + (size_t)c * hw;
+        memset(st, 0, plane * sizeof *st);
+        for (int h = 0; h < g->h; h++)
+            memcpy(st + (size_t)(h + g->pt) * g->wp + g->pl, src + (size_t)h * g->w,
+                   (size_t)g->w * sizeof *st);
+    }
 }
 
-/* col[r][i·P + o] for nb images starting at x (r = (c·kh + ki)·kw + kj). */
-static void im2col(const Geom *g, const float *x, int nb, float *col)
+/* col[r][i·P + o] = padded input of image i under kernel tap r = (c·kh + ki)·kw + kj
+ * at output o. Reading from padded planes leaves no bounds to test per pixel. */
+static void im2col(const Geom *g, const float *x, int n, float *col, float *st)
 {
-    size_t ncols = (size_t)nb * g->p, img = (size_t)g->c * g->h * g->w;
-    for (int r = 0; r < g->k; r++) {
-        int c = r / (g->kh * g->kw), ki = r / g->kw % g->kh, kj = r % g->kw;
-        int lo, hi;
-        valid_cols(g->w, g->ow, g->sw, g->pl, kj, &lo, &hi);
-        for (int i = 0; i < nb; i++) {
-            const float *plane = x + i * img + (size_t)c * g->h * g->w;
-            float *dst = col + r * ncols + (size_t)i * g->p;
-            for (int oh = 0; oh < g->oh; oh++, dst += g->ow) {
-                int ih = oh * g->sh - g->pt + ki;
-                if (ih < 0 || ih >= g->h) {
-                    memset(dst, 0, (size_t)g->ow * sizeof *dst);
-                    continue;
+    size_t ncols = (size_t)n * g->p, plane = (size_t)g->hp * g->wp;
+    for (int c = 0; c < g->c; c++) {
+        stage_planes(g, x, n, c, st);
+        for (int ki = 0; ki < g->kh; ki++)
+            for (int kj = 0; kj < g->kw; kj++) {
+                float *dst = col + (size_t)((c * g->kh + ki) * g->kw + kj) * ncols;
+                for (int i = 0; i < n; i++) {
+                    const float *src = st + i * plane + (size_t)ki * g->wp + kj;
+                    for (int oh = 0; oh < g->oh; oh++, dst += g->ow) {
+                        const float *row = src + (size_t)oh * g->sh * g->wp;
+                        if (g->sw == 1) /* fixed 8-float blocks, inlined: rows are short and
+                                         * the overrun is rewritten by the next row (or SLACK) */
+                            for (int j = 0; j < g->ow; j += 8)
+                                memcpy(dst + j, row + j, 8 * sizeof *dst);
+                        else
+                            for (int j = 0; j < g->ow; j++)
+                                dst[j] = row[j * g->sw];
+                    }
                 }
-                const float *row = plane + (size_t)ih * g->w;
-                int off = kj - g->pl; /* input column of ow is ow·sw + off */
-                memset(dst, 0, (size_t)lo * sizeof *dst);
-                if (g->sw == 1)
-                    memcpy(dst + lo, row + lo + off, (size_t)(hi - lo) * sizeof *dst);
-                else
-                    for (int ow = lo; ow < hi; ow++)
-                        dst[ow] = row[ow * g->sw + off];
-                memset(dst + hi, 0, (size_t)(g->ow - hi) * sizeof *dst);
             }
+    }
+}
+
+/* dx += col2im(col) for n images, accumulated in padded planes. */
+static void col2im_add(const Geom *g, const float *col, int n, float *dx, float *st)
+{
+    size_t ncols = (size_t)n * g->p, plane = (size_t)g->hp * g->wp, hw = (size_t)g->h * g->w;
+    for (int c = 0; c < g->c; c++) {
+        memset(st, 0, n * plane * sizeof *st);
+        for (int ki = 0; ki < g->kh; ki++)
+            for (int kj = 0; kj < g->kw; kj++) {
+                const float *src = col + (size_t)((c * g->kh + ki) * g->kw + kj) * ncols;
+                for (int i = 0; i < n; i++) {
+                    float *dst = st + i * plane + (size_t)ki * g->wp + kj;
+                    for (int oh = 0; oh < g->oh; oh++, src += g->ow) {
+                        float *row = dst + (size_t)oh * g->sh * g->wp;
+                        if (g->sw == 1) {
+#pragma omp simd
+                            for (int j = 0; j < g->ow; j++)
+                                row[j] += src[j];
+                        } else {
+#pragma omp simd
+                            for (int j = 0; j < g->ow; j++)
+                                row[j * g->sw] += src[j];
+                        }
+                    }
+                }
+            }
+        for (int i = 0; i < n; i++) {
+            float *d = dx + (size_t)i * g->c * hw + (size_t)c * hw;
+            const float *s = st + i * plane + (size_t)g->pt * g->wp + g->pl;
+            for (int h = 0; h < g->h; h++)
+#pragma omp simd
+                for (int w = 0; w < g->w; w++)
+                    d[(size_t)h * g->w + w] += s[(size_t)h * g->wp + w];
         }
     }
 }
 
-/* dx += col2im(col) for nb images. */
-static void col2im_add(const Geom *g, const float *col, int nb, float *dx)
-{
-    size_t ncols = (size_t)nb * g->p, img = (size_t)g->c * g->h * g->w;
-    for (int ic = 0; ic < nb * g->c; ic++) {
-        int i = ic / g->c, c = ic % g->c;
-        float *plane = dx + i * img + (size_t)c * g->h * g->w;
-        for (int ki = 0; ki < g->kh; ki++)
-            for (int kj = 0; kj < g->kw; kj++) {
-                int r = (c * g->kh + ki) * g->kw + kj, lo, hi;
-                valid_cols(g->w, g->ow, g->sw, g->pl, kj, &lo, &hi);
-                const float *src = col + r * ncols + (size_t)i * g->p;
-                for (int oh = 0; oh < g->oh; oh++, src += g->ow) {
-                    int ih = oh * g->sh - g->pt + ki;
-                    if (ih < 0 || ih >= g->h)
-                        continue;
-                    float *row = plane + (size_t)ih * g->w;
-                    for (int ow = lo; ow < hi; ow++)
-                        row[ow * g->sw + kj - g->pl] += src[ow];
-                }
-            }
-    }
-}
+/* ------------------------------------------------------------ forward */
 
 static void conv_forward(Layer *l, Net *net, int batch, int train)
 {
@@ -186,33 +213,43 @@ static void conv_forward(Layer *l, Net *net, int batch, int train)
     size_t img = (size_t)g.c * g.h * g.w, oimg = (size_t)g.f * g.p;
     int threads = omp_get_max_threads();
     int nb = chunk_images(&g, batch, threads), chunks = (batch + nb - 1) / nb;
-    size_t per = scratch_floats(&g, nb);
-    float *work = net_work(net, per * threads + 1);
+    size_t per = scratch_layout(&g, nb, 0, NULL, NULL);
+    float *work = net_work(net, per * threads);
     if (!work)
         return; /* out of memory: forward and backward have no error path */
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int ch = 0; ch < chunks; ch++) {
-        float *col = work + per * omp_get_thread_num();
+        Scratch s;
+        scratch_layout(&g, nb, 0, work + per * omp_get_thread_num(), &s);
         int b0 = ch * nb, n = batch - b0 < nb ? batch - b0 : nb, cols = n * g.p;
-        const float *a = col;
+        const float *a = s.col;
         if (n == 1 && g.pointwise)
             a = x + b0 * img;
         else
-            im2col(&g, x + b0 * img, n, col);
+            im2col(&g, x + b0 * img, n, s.col, s.stage);
         /* One image: straight into the output; several: into tmp, then scatter. */
-        float *y = n == 1 ? l->out + b0 * oimg : col + (size_t)g.k * nb * g.p;
+        float *y = n == 1 ? l->out + b0 * oimg : s.tmp;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.f, cols, g.k, 1.0f, w->data, g.k,
                     a, cols, 0.0f, y, cols);
         for (int i = 0; i < n; i++)
             for (int f = 0; f < g.f; f++) {
-                const float *s = y + (size_t)f * cols + (size_t)i * g.p;
+                const float *src = y + (size_t)f * cols + (size_t)i * g.p;
                 float *d = l->out + (b0 + i) * oimg + (size_t)f * g.p;
                 float bias = b ? b->data[f] : 0.0f;
-                for (int o = 0; o < g.p; o++)
-                    d[o] = s[o] + bias;
+                if (d == src) {
+#pragma omp simd
+                    for (int o = 0; o < g.p; o++)
+                        d[o] += bias;
+                } else {
+#pragma omp simd
+                    for (int o = 0; o < g.p; o++)
+                        d[o] = src[o] + bias;
+                }
             }
     }
 }
+
+/* ----------------------------------------------------------- backward */
 
 static void conv_backward(Layer *l, Net *net, int batch)
 {
@@ -233,14 +270,15 @@ static void conv_backward(Layer *l, Net *net, int batch)
         }
     int threads = omp_get_max_threads();
     int nb = chunk_images(&g, batch, threads), chunks = (batch + nb - 1) / nb;
-    size_t per = scratch_floats(&g, nb) + wsize; /* + a private weight gradient */
-    float *work = net_work(net, per * threads + 1);
+    size_t per = scratch_layout(&g, nb, wsize, NULL, NULL);
+    float *work = net_work(net, per * threads);
     if (!work)
         return;
 #pragma omp parallel num_threads(threads)
     {
-        float *col = work + per * omp_get_thread_num(), *dw = col + per - wsize;
-        memset(dw, 0, wsize * sizeof *dw);
+        Scratch s;
+        scratch_layout(&g, nb, wsize, work + per * omp_get_thread_num(), &s);
+        memset(s.dw, 0, wsize * sizeof *s.dw);
 #pragma omp for schedule(static)
         for (int ch = 0; ch < chunks; ch++) {
             int b0 = ch * nb, n = batch - b0 < nb ? batch - b0 : nb, cols = n * g.p;
@@ -249,21 +287,20 @@ static void conv_backward(Layer *l, Net *net, int batch)
             /* dy: this chunk's output gradient as [F × n·P]. */
             const float *dy = l->dout + b0 * oimg;
             if (n > 1) {
-                float *t = col + (size_t)g.k * nb * g.p;
                 for (int i = 0; i < n; i++)
                     for (int f = 0; f < g.f; f++)
-                        memcpy(t + (size_t)f * cols + (size_t)i * g.p,
-                               dy + i * oimg + (size_t)f * g.p, (size_t)g.p * sizeof *t);
-                dy = t;
+                        memcpy(s.tmp + (size_t)f * cols + (size_t)i * g.p,
+                               dy + i * oimg + (size_t)f * g.p, (size_t)g.p * sizeof *s.tmp);
+                dy = s.tmp;
             }
-            const float *a = col;
+            const float *a = s.col;
             if (n == 1 && g.pointwise)
                 a = x;
             else
-                im2col(&g, x, n, col);
+                im2col(&g, x, n, s.col, s.stage);
             /* dW[F × K] += dy · colᵀ */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, g.k, cols, 1.0f, dy, cols,
-                        a, cols, 1.0f, dw, g.k);
+                        a, cols, 1.0f, s.dw, g.k);
             if (!dx)
                 continue;
             if (n == 1 && g.pointwise) { /* dx[C × P] += Wᵀ · dy directly */
@@ -273,17 +310,17 @@ static void conv_backward(Layer *l, Net *net, int batch)
             }
             /* dcol[K × n·P] = Wᵀ · dy, overwriting col (no longer needed), then col2im. */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.k, cols, g.f, 1.0f, w->data,
-                        g.k, dy, cols, 0.0f, col, cols);
-            col2im_add(&g, col, n, dx);
+                        g.k, dy, cols, 0.0f, s.col, cols);
+            col2im_add(&g, s.col, n, dx, s.stage);
         }
         /* The implicit barrier above ends all chunks; add the partial sums in thread order. */
         int team = omp_get_num_threads();
 #pragma omp for schedule(static)
         for (size_t i = 0; i < wsize; i++) {
-            float s = 0;
+            float sum = 0;
             for (int t = 0; t < team; t++)
-                s += work[per * t + per - wsize + i];
-            w->grad[i] += s;
+                sum += work[per * t + (per - wsize) + i]; /* thread t's s.dw[i] */
+            w->grad[i] += sum;
         }
     }
 }

@@ -88,6 +88,7 @@ static void dense_backward(Layer *l, Net *net, int batch)
     if (b) /* serial over the batch: the same order on every run */
         for (int n = 0; n < batch; n++) {
             const float *d = l->dout + (size_t)n * units;
+#pragma omp simd
             for (int u = 0; u < units; u++)
                 b->grad[u] += d[u];
         }

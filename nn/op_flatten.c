@@ -23,6 +23,7 @@ static void flatten_backward(Layer *l, Net *net, int batch)
     size_t n = (size_t)batch * shape_size(l->out_shape);
     if (!din)
         return;
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
     for (size_t i = 0; i < n; i++)
         din[i] += l->dout[i];
 }

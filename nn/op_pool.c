@@ -5,7 +5,6 @@
  * Every loop runs over whole (sample, channel) planes in parallel: each plane
  * is written by one thread in a fixed order, so results do not depend on the
  * thread count. */
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -46,60 +45,118 @@ static inline void window(const LayerAttrs *a, Shape in, int oh, int ow, int *h0
     *w1 = ws + a->kernel_w < in.w ? ws + a->kernel_w : in.w;
 }
 
+/* Outputs [lo, hi) along one axis whose window lies wholly inside the input. */
+static void inside(int in, int out, int kernel, int stride, int pad, int *lo, int *hi)
+{
+    *lo = (pad + stride - 1) / stride;
+    *hi = in + pad - kernel < 0 ? 0 : (in + pad - kernel) / stride + 1;
+    if (*lo > out)
+        *lo = out;
+    if (*hi > out)
+        *hi = out;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* Plane loops share one shape: per output row, the border outputs go through
+ * the clipped per-output code, and the interior ones [c0, c1) through
+ * vectorised passes, one per window offset (dh, dw), over the whole row. A
+ * pass reads x[base + dh·W + dw + ow·sw]; the passes run in the scan order of
+ * the per-output code, so both give the same bits. */
+typedef struct {
+    const LayerAttrs *a;
+    Shape in, out;
+    int r0, r1, c0, c1; /* interior rows and columns */
+} Plane;
+
+static Plane plane_of(const Layer *l)
+{
+    const LayerAttrs *a = &l->a;
+    Plane p = {a, l->in_shape[0], l->out_shape, 0, 0, 0, 0};
+    inside(p.in.h, p.out.h, a->kernel_h, a->stride_h, a->pad_t, &p.r0, &p.r1);
+    inside(p.in.w, p.out.w, a->kernel_w, a->stride_w, a->pad_l, &p.c0, &p.c1);
+    return p;
+}
+
+/* Interior columns of row oh ([*c0, *c1), empty on a border row); returns the
+ * plane index of output (oh, 0)'s window corner (negative in the padding,
+ * then unused). */
+static inline int row_span(const Plane *p, int oh, int *c0, int *c1)
+{
+    int full = oh >= p->r0 && oh < p->r1;
+    *c0 = full ? p->c0 : p->out.w;
+    *c1 = full ? p->c1 : p->out.w;
+    return (oh * p->a->stride_h - p->a->pad_t) * p->in.w - p->a->pad_l;
+}
+
+/* The border output after ow: outputs outside [c0, c1), in order. */
+static inline int next_border(int ow, int c0, int c1) { return ow + 1 == c0 ? c1 : ow + 1; }
+
 /* ------------------------------------------------------------- maxpool */
 
-/* One plane of max pooling with a kh×kw window. Padding is -inf, so only real
- * pixels compete; ties go to the first in scan order and a NaN wins, as in
- * PyTorch. The argmax (index in the plane) is kept for backward. Called with
- * constant kh, kw for common kernels so the compiler unrolls the window. */
-static inline __attribute__((always_inline)) void
-maxpool_plane(const LayerAttrs *a, Shape in, Shape out, const float *x, float *y, int32_t *arg,
-              int kh, int kw)
+/* Padding is -inf, so only real pixels compete; ties go to the first in scan
+ * order and a NaN wins (and stays), as in PyTorch. The argmax (index in the
+ * plane) is kept for backward. */
+static inline void max_clipped(const Plane *p, const float *x, int oh, int ow, float *y,
+                               int32_t *arg)
 {
-    for (int oh = 0; oh < out.h; oh++)
-        for (int ow = 0; ow < out.w; ow++) {
-            int h0, h1, w0, w1;
-            window(a, in, oh, ow, &h0, &h1, &w0, &w1);
-            if (h1 - h0 == kh && w1 - w0 == kw) /* a whole window: fixed trip counts */
-                h1 = h0 + kh, w1 = w0 + kw;
-            int best = h0 * in.w + w0;
-            float m = x[best];
-            for (int h = h0; h < h1; h++)
-                for (int w = w0; w < w1; w++) {
-                    /* Selects, not a branch: random data would mispredict it. */
-                    float v = x[h * in.w + w];
-                    int win = v > m || isnan(v);
-                    m = win ? v : m;
-                    best = win ? h * in.w + w : best;
-                }
-            y[oh * out.w + ow] = m;
-            arg[oh * out.w + ow] = best;
+    int h0, h1, w0, w1;
+    window(p->a, p->in, oh, ow, &h0, &h1, &w0, &w1);
+    int best = h0 * p->in.w + w0;
+    float m = x[best];
+    for (int h = h0; h < h1; h++)
+        for (int w = w0; w < w1; w++) {
+            float v = x[h * p->in.w + w];
+            if (v > m || v != v) {
+                m = v;
+                best = h * p->in.w + w;
+            }
         }
+    *y = m;
+    *arg = best;
+}
+
+static void maxpool_plane(const Plane *p, const float *restrict x, float *restrict y,
+                          int32_t *restrict arg)
+{
+    int sw = p->a->stride_w, W = p->in.w;
+    for (int oh = 0; oh < p->out.h; oh++, y += p->out.w, arg += p->out.w) {
+        int c0, c1, base = row_span(p, oh, &c0, &c1);
+        for (int ow = c0 ? 0 : c1; ow < p->out.w; ow = next_border(ow, c0, c1))
+            max_clipped(p, x, oh, ow, &y[ow], &arg[ow]);
+#pragma omp simd
+        for (int ow = c0; ow < c1; ow++) {
+            y[ow] = x[base + ow * sw];
+            arg[ow] = base + ow * sw;
+        }
+        for (int dh = 0; dh < p->a->kernel_h; dh++)
+            for (int dw = dh ? 0 : 1; dw < p->a->kernel_w; dw++) {
+                int off = base + dh * W + dw;
+                /* Selects, not branches: data-dependent branches mispredict. */
+#pragma omp simd
+                for (int ow = c0; ow < c1; ow++) {
+                    float v = x[off + ow * sw];
+                    int win = (v > y[ow]) | (v != v);
+                    y[ow] = win ? v : y[ow];
+                    arg[ow] = win ? off + ow * sw : arg[ow];
+                }
+            }
+    }
 }
 
 static void maxpool_forward(Layer *l, Net *net, int batch, int train)
 {
     (void)train;
     const Layer *src = layer_input(net, l, 0);
-    const LayerAttrs *a = &l->a;
-    Shape in = l->in_shape[0], out = l->out_shape;
-    int planes = batch * in.c;
-    size_t isz = (size_t)in.h * in.w, osz = (size_t)out.h * out.w;
+    Plane p = plane_of(l);
+    int planes = batch * p.in.c;
+    size_t isz = (size_t)p.in.h * p.in.w, osz = (size_t)p.out.h * p.out.w;
     int32_t *arg = layer_aux(l, (size_t)planes * osz * sizeof *arg);
     if (!arg)
-        return; /* out of memory: leaves out unchanged rather than crash */
+        return; /* out of memory: forward has no error path */
 #pragma omp parallel for schedule(static)
-    for (int p = 0; p < planes; p++) {
-        const float *x = src->out + (size_t)p * isz;
-        float *y = l->out + (size_t)p * osz;
-        int32_t *ai = arg + (size_t)p * osz;
-        if (a->kernel_h == 2 && a->kernel_w == 2)
-            maxpool_plane(a, in, out, x, y, ai, 2, 2);
-        else if (a->kernel_h == 3 && a->kernel_w == 3)
-            maxpool_plane(a, in, out, x, y, ai, 3, 3);
-        else
-            maxpool_plane(a, in, out, x, y, ai, a->kernel_h, a->kernel_w);
-    }
+    for (int i = 0; i < planes; i++)
+        maxpool_plane(&p, src->out + i * isz, l->out + i * osz, arg + i * osz);
 }
 
 static void maxpool_backward(Layer *l, Net *net, int batch)
@@ -112,10 +169,10 @@ static void maxpool_backward(Layer *l, Net *net, int batch)
     if (!src->dout || !arg)
         return;
 #pragma omp parallel for schedule(static)
-    for (int p = 0; p < planes; p++) {
-        float *dx = src->dout + (size_t)p * isz;
-        const float *dy = l->dout + (size_t)p * osz;
-        const int32_t *ai = arg + (size_t)p * osz;
+    for (int i = 0; i < planes; i++) {
+        float *dx = src->dout + i * isz;
+        const float *dy = l->dout + i * osz;
+        const int32_t *ai = arg + i * osz;
         for (size_t o = 0; o < osz; o++)
             dx[ai[o]] += dy[o];
     }
@@ -125,68 +182,99 @@ static void maxpool_backward(Layer *l, Net *net, int batch)
 
 /* Divisor of output (oh, ow). count_include_pad: the window clipped to the
  * padded input (ceil-mode windows may run past it, as in ONNX/PyTorch);
- * otherwise the real pixels only. */
-static inline int avg_divisor(const LayerAttrs *a, Shape in, int oh, int ow, int h0, int h1,
-                              int w0, int w1)
+ * otherwise the real pixels only. An interior window divides by kh·kw. */
+static inline int avg_divisor(const Plane *p, int oh, int ow)
 {
+    const LayerAttrs *a = p->a;
+    int h0, h1, w0, w1;
+    window(a, p->in, oh, ow, &h0, &h1, &w0, &w1);
     if (!a->count_include_pad)
         return (h1 - h0) * (w1 - w0);
     int hs = oh * a->stride_h - a->pad_t, ws = ow * a->stride_w - a->pad_l;
     int he = hs + a->kernel_h, we = ws + a->kernel_w;
-    if (he > in.h + a->pad_b)
-        he = in.h + a->pad_b;
-    if (we > in.w + a->pad_r)
-        we = in.w + a->pad_r;
+    if (he > p->in.h + a->pad_b)
+        he = p->in.h + a->pad_b;
+    if (we > p->in.w + a->pad_r)
+        we = p->in.w + a->pad_r;
     return (he - hs) * (we - ws);
+}
+
+static void avgpool_plane(const Plane *p, const float *restrict x, float *restrict y)
+{
+    int sw = p->a->stride_w, W = p->in.w;
+    float area = (float)(p->a->kernel_h * p->a->kernel_w);
+    for (int oh = 0; oh < p->out.h; oh++, y += p->out.w) {
+        int c0, c1, base = row_span(p, oh, &c0, &c1);
+        for (int ow = c0 ? 0 : c1; ow < p->out.w; ow = next_border(ow, c0, c1)) {
+            int h0, h1, w0, w1;
+            window(p->a, p->in, oh, ow, &h0, &h1, &w0, &w1);
+            float s = 0;
+            for (int h = h0; h < h1; h++)
+                for (int w = w0; w < w1; w++)
+                    s += x[h * W + w];
+            y[ow] = s / (float)avg_divisor(p, oh, ow);
+        }
+        for (int ow = c0; ow < c1; ow++)
+            y[ow] = 0;
+        for (int dh = 0; dh < p->a->kernel_h; dh++)
+            for (int dw = 0; dw < p->a->kernel_w; dw++) {
+                int off = base + dh * W + dw;
+#pragma omp simd
+                for (int ow = c0; ow < c1; ow++)
+                    y[ow] += x[off + ow * sw];
+            }
+#pragma omp simd
+        for (int ow = c0; ow < c1; ow++)
+            y[ow] /= area;
+    }
+}
+
+static void avgpool_plane_backward(const Plane *p, const float *restrict dy, float *restrict dx)
+{
+    int sw = p->a->stride_w, W = p->in.w;
+    float area = (float)(p->a->kernel_h * p->a->kernel_w);
+    for (int oh = 0; oh < p->out.h; oh++, dy += p->out.w) {
+        int c0, c1, base = row_span(p, oh, &c0, &c1);
+        for (int ow = c0 ? 0 : c1; ow < p->out.w; ow = next_border(ow, c0, c1)) {
+            int h0, h1, w0, w1;
+            window(p->a, p->in, oh, ow, &h0, &h1, &w0, &w1);
+            float g = dy[ow] / (float)avg_divisor(p, oh, ow);
+            for (int h = h0; h < h1; h++)
+                for (int w = w0; w < w1; w++)
+                    dx[h * W + w] += g;
+        }
+        /* Within a pass the outputs touch distinct pixels, so the pass is a safe simd loop. */
+        for (int dh = 0; dh < p->a->kernel_h; dh++)
+            for (int dw = 0; dw < p->a->kernel_w; dw++) {
+                int off = base + dh * W + dw;
+#pragma omp simd
+                for (int ow = c0; ow < c1; ow++)
+                    dx[off + ow * sw] += dy[ow] / area;
+            }
+    }
 }
 
 static void avgpool_forward(Layer *l, Net *net, int batch, int train)
 {
     (void)train;
     const Layer *src = layer_input(net, l, 0);
-    Shape in = l->in_shape[0], out = l->out_shape;
-    int planes = batch * in.c;
-    size_t isz = (size_t)in.h * in.w, osz = (size_t)out.h * out.w;
+    Plane p = plane_of(l);
+    size_t isz = (size_t)p.in.h * p.in.w, osz = (size_t)p.out.h * p.out.w;
 #pragma omp parallel for schedule(static)
-    for (int p = 0; p < planes; p++) {
-        const float *x = src->out + (size_t)p * isz;
-        float *y = l->out + (size_t)p * osz;
-        for (int oh = 0; oh < out.h; oh++)
-            for (int ow = 0; ow < out.w; ow++) {
-                int h0, h1, w0, w1;
-                window(&l->a, in, oh, ow, &h0, &h1, &w0, &w1);
-                float s = 0;
-                for (int h = h0; h < h1; h++)
-                    for (int w = w0; w < w1; w++)
-                        s += x[h * in.w + w];
-                y[oh * out.w + ow] = s / (float)avg_divisor(&l->a, in, oh, ow, h0, h1, w0, w1);
-            }
-    }
+    for (int i = 0; i < batch * p.in.c; i++)
+        avgpool_plane(&p, src->out + i * isz, l->out + i * osz);
 }
 
 static void avgpool_backward(Layer *l, Net *net, int batch)
 {
     Layer *src = layer_input(net, l, 0);
-    Shape in = l->in_shape[0], out = l->out_shape;
-    int planes = batch * in.c;
-    size_t isz = (size_t)in.h * in.w, osz = (size_t)out.h * out.w;
+    Plane p = plane_of(l);
+    size_t isz = (size_t)p.in.h * p.in.w, osz = (size_t)p.out.h * p.out.w;
     if (!src->dout)
         return;
 #pragma omp parallel for schedule(static)
-    for (int p = 0; p < planes; p++) {
-        float *dx = src->dout + (size_t)p * isz;
-        const float *dy = l->dout + (size_t)p * osz;
-        for (int oh = 0; oh < out.h; oh++)
-            for (int ow = 0; ow < out.w; ow++) {
-                int h0, h1, w0, w1;
-                window(&l->a, in, oh, ow, &h0, &h1, &w0, &w1);
-                float g = dy[oh * out.w + ow] /
-                          (float)avg_divisor(&l->a, in, oh, ow, h0, h1, w0, w1);
-                for (int h = h0; h < h1; h++)
-                    for (int w = w0; w < w1; w++)
-                        dx[h * in.w + w] += g;
-            }
-    }
+    for (int i = 0; i < batch * p.in.c; i++)
+        avgpool_plane_backward(&p, l->dout + i * osz, src->dout + i * isz);
 }
 
 /* ------------------------------------------------------ global avgpool */

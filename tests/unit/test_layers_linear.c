@@ -251,6 +251,60 @@ static void test_avgpool_forward(void **state)
     net_free(net);
 }
 
+/* Pooling by the definition, one output at a time: the reference for the
+ * layer's split into vectorised interior and clipped border. */
+static float pool_reference(const LayerAttrs *a, int max, Shape in, const float *x, int oh, int ow)
+{
+    int hs = oh * a->stride_h - a->pad_t, ws = ow * a->stride_w - a->pad_l;
+    float m = -INFINITY, s = 0;
+    int real = 0, padded = 0;
+    for (int h = hs; h < hs + a->kernel_h; h++)
+        for (int w = ws; w < ws + a->kernel_w; w++) {
+            if (h < in.h + a->pad_b && w < in.w + a->pad_r)
+                padded++;
+            if (h < 0 || w < 0 || h >= in.h || w >= in.w)
+                continue;
+            real++;
+            s += x[h * in.w + w];
+            m = x[h * in.w + w] > m ? x[h * in.w + w] : m;
+        }
+    return max ? m : s / (float)(a->count_include_pad ? padded : real);
+}
+
+static void test_pool_matches_reference(void **state)
+{
+    (void)state;
+    static const int cfg[][8] = {/* kh, kw, sh, sw, pad t,l,b,r */
+                                 {3, 3, 1, 1, 1, 1, 1, 1}, {2, 2, 2, 2, 0, 0, 0, 0},
+                                 {3, 2, 2, 3, 1, 0, 1, 1}, {2, 3, 1, 2, 0, 2, 1, 0}};
+    Shape in = {2, 9, 11};
+    float x[2 * 9 * 11];
+    Rng rng;
+    rng_seed(&rng, 8);
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++)
+        x[i] = rng_normal(&rng);
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++)
+        for (int mode = 0; mode < 6; mode++) { /* max, avg, avg incl. pad; × ceil */
+            OpType t = mode % 3 ? OP_AVGPOOL : OP_MAXPOOL;
+            LayerAttrs a = attrs(t);
+            a.kernel_h = cfg[c][0], a.kernel_w = cfg[c][1];
+            a.stride_h = cfg[c][2], a.stride_w = cfg[c][3];
+            set_pads(&a, cfg[c][4], cfg[c][5], cfg[c][6], cfg[c][7]);
+            a.count_include_pad = mode % 3 == 2;
+            a.ceil_mode = mode / 3;
+            Net *net = one_layer(in, t, &a);
+            Shape o = net_output_shape(net);
+            float want[2 * 9 * 11];
+            for (int ch = 0; ch < in.c; ch++)
+                for (int oh = 0; oh < o.h; oh++)
+                    for (int ow = 0; ow < o.w; ow++)
+                        want[(ch * o.h + oh) * o.w + ow] = pool_reference(
+                            &a, t == OP_MAXPOOL, in, x + ch * in.h * in.w, oh, ow);
+            expect_forward(net, x, 1, want);
+            net_free(net);
+        }
+}
+
 static void test_global_avgpool_flatten_forward(void **state)
 {
     (void)state;
@@ -303,6 +357,54 @@ static void test_dense_grad(void **state)
         assert_int_equal(gradcheck(net, 3, 1, 11, TOL), 0);
         net_free(net);
     }
+}
+
+/* Large enough for the products to be split across threads: compare with
+ * the definition (sums in double). */
+static void test_dense_large_matches_reference(void **state)
+{
+    (void)state;
+    enum { B = 30, F = 300, U = 40 };
+    LayerAttrs a = attrs(OP_DENSE);
+    a.units = U;
+    Net *net = net_create((Shape){3, 10, 10});
+    add(net, "d", OP_DENSE, &a, "input");
+    finalize(net, 2);
+    Param *w = layer_param(&net->layers[1], "weight"), *b = layer_param(&net->layers[1], "bias");
+    static float x[B * F], r[B * U];
+    Rng rng;
+    rng_seed(&rng, 3);
+    for (int i = 0; i < B * F; i++)
+        x[i] = rng_normal(&rng);
+    for (int i = 0; i < B * U; i++)
+        r[i] = rng_normal(&rng);
+    for (int u = 0; u < U; u++)
+        b->data[u] = rng_normal(&rng);
+    assert_int_equal(net_reserve(net, B, 1), 0);
+    const float *y = net_forward(net, x, B, 1);
+    for (int n = 0; n < B; n++)
+        for (int u = 0; u < U; u++) {
+            double s = b->data[u];
+            for (int f = 0; f < F; f++)
+                s += (double)x[n * F + f] * w->data[u * F + f];
+            assert_float_equal(y[n * U + u], s, 1e-4 * (1 + fabs(s)));
+        }
+    net_backward(net, r, B);
+    for (int u = 0; u < U; u++)
+        for (int f = 0; f < F; f++) {
+            double s = 0;
+            for (int n = 0; n < B; n++)
+                s += (double)r[n * U + u] * x[n * F + f];
+            assert_float_equal(w->grad[u * F + f], s, 1e-4 * (1 + fabs(s)));
+        }
+    for (int n = 0; n < B; n++)
+        for (int f = 0; f < F; f++) {
+            double s = 0;
+            for (int u = 0; u < U; u++)
+                s += (double)r[n * U + u] * w->data[u * F + f];
+            assert_float_equal(net->layers[0].dout[n * F + f], s, 1e-4 * (1 + fabs(s)));
+        }
+    net_free(net);
 }
 
 /* Stride 2, kernel 3×2, asymmetric padding; batch 3 runs as one chunk,
@@ -518,6 +620,16 @@ static void test_conv_chunking_invariance(void **state)
         assert_float_equal(w->grad[k], dw[k], 1e-3 * (1 + fabsf(dw[k])));
     for (size_t k = 0; k < b->size; k++)
         assert_float_equal(b->grad[k], db[k], 1e-3 * (1 + fabsf(db[k])));
+
+    /* A second run gives the same bits. */
+    memcpy(dx, net->layers[0].dout, batch * nin * sizeof *dx);
+    memcpy(dw, w->grad, w->size * sizeof *dw);
+    memcpy(y, net_forward(net, x, batch, 1), batch * nout * sizeof *y);
+    net_backward(net, r, batch);
+    assert_memory_equal(y, net_forward(net, x, batch, 1), batch * nout * sizeof *y);
+    net_backward(net, r, batch);
+    assert_memory_equal(dx, net->layers[0].dout, batch * nin * sizeof *dx);
+    assert_memory_equal(dw, w->grad, w->size * sizeof *dw);
     free(x), free(r), free(y), free(dx), free(dw), free(db);
     net_free(net);
 }
@@ -532,9 +644,11 @@ int main(void)
         cmocka_unit_test(test_conv_forward_pointwise),
         cmocka_unit_test(test_maxpool_forward),
         cmocka_unit_test(test_avgpool_forward),
+        cmocka_unit_test(test_pool_matches_reference),
         cmocka_unit_test(test_global_avgpool_flatten_forward),
         cmocka_unit_test(test_setup_errors),
         cmocka_unit_test(test_dense_grad),
+        cmocka_unit_test(test_dense_large_matches_reference),
         cmocka_unit_test(test_conv_grad_stride_pad),
         cmocka_unit_test(test_conv_grad_pointwise),
         cmocka_unit_test(test_flatten_grad),

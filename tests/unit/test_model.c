@@ -184,7 +184,7 @@ static void test_ini_parse(void **state)
     assert_int_equal(m.train.opt.kind, OPT_ADAM);
     assert_true(m.train.opt.lr == 0.01f);
     assert_true(m.train.norm.mean[2] == 0.3f);
-    assert_int_equal(m.train.augment_crop, 1);
+    assert_int_equal(m.train.augment_crop, 4) /* "crop" pads by 4 */;
     assert_int_equal(m.train.augment_flip, 1);
     TrainConfig def;
     train_config_default(&def);
