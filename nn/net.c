@@ -4,10 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "ops.h"
 
 Net *net_create(Shape input)
 {
+    /* OpenMP is the one thread pool: layers split batches across OpenMP
+     * threads and call single-threaded sgemm inside, so OpenBLAS must not
+     * start threads of its own (they would spin against ours on few cores). */
+    openblas_set_num_threads(1);
     Net *net = calloc(1, sizeof *net);
     if (!net)
         return NULL;

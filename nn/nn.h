@@ -162,6 +162,7 @@ typedef struct Net {
     int output;             /* index of the layer whose output is the logits (last by default) */
     int capacity;           /* batch size the buffers hold */
     int training_buffers;   /* 1 when dout and grads are allocated */
+    int input_grad;         /* 1: backward also computes d(loss)/d(input) (layers[0].dout) */
     Rng rng;                /* dropout masks; seeded by net_seed */
     float *work;            /* shared scratch (im2col), grown by net_work */
     size_t work_floats;

@@ -9,7 +9,7 @@
  *
  * Why not threaded OpenBLAS plus OpenMP loops around it: the two thread pools
  * spin-wait against each other, which on 2 cores made convs 5-20× slower. So
- * OpenBLAS runs single-threaded (set in setup) and OpenMP is the only pool.
+ * OpenBLAS runs single-threaded (set in net_create) and OpenMP is the only pool.
  *
  * Determinism: chunks go to threads statically; outputs and input gradients
  * of a chunk are written by its thread only; each thread sums its weight
@@ -24,9 +24,8 @@
 #include "ops.h"
 
 /* Chunks aim for this many sgemm columns; each thread's scratch stays under the cap. */
-#define CONV_COLS_TARGET 1024
+#define CONV_COLS_TARGET 256
 #define CONV_SCRATCH_MAX ((size_t)4 << 20) /* floats per thread */
-#define SLACK 8 /* floats: im2col copies rows in blocks of 8 and may run that far over */
 
 typedef struct {
     int c, h, w;      /* input */
@@ -72,7 +71,6 @@ static int conv_setup(Layer *l, const Shape *in, int n_in, char *err, size_t err
     layer_add_param(l, "weight", 1, 1, 4, (int[]){a->filters, in[0].c, a->kernel_h, a->kernel_w});
     if (a->bias)
         layer_add_param(l, "bias", 1, 0, 1, (int[]){a->filters});
-    openblas_set_num_threads(1); /* OpenMP is the only thread pool (see the top) */
     return 0;
 }
 
@@ -104,17 +102,17 @@ static int chunk_images(const Geom *g, int batch, int threads)
 
 /* One thread's scratch for chunks of nb images. */
 typedef struct {
-    float *col;   /* [K × nb·P] + SLACK: im2col matrix, reused for its gradient */
+    float *col;   /* [K × nb·P]: im2col matrix, reused for its gradient */
     float *tmp;   /* [F × nb·P]: the product (forward) or gathered dout (backward) */
-    float *stage; /* nb padded planes of one channel + SLACK */
-    float *dw;    /* backward: this thread's weight-gradient partial sum */
+    float *stage; /* nb padded planes of one channel */
+    float *dw;    /* backward: this thread's weight-gradient partial sum, as dWᵀ [K × F] */
 } Scratch;
 
 static size_t scratch_layout(const Geom *g, int nb, size_t dw, float *base, Scratch *s)
 {
     size_t ncols = (size_t)nb * g->p;
-    size_t col = (size_t)g->k * ncols + SLACK, tmp = (size_t)g->f * ncols;
-    size_t stage = (size_t)nb * g->hp * g->wp + SLACK;
+    size_t col = (size_t)g->k * ncols, tmp = (size_t)g->f * ncols;
+    size_t stage = (size_t)nb * g->hp * g->wp;
     if (base) {
         s->col = base;
         s->tmp = s->col + col;
@@ -126,6 +124,21 @@ static size_t scratch_layout(const Geom *g, int nb, size_t dw, float *base, Scra
 
 /* ------------------------------------------------------ im2col / col2im */
 
+/* memcpy of n floats as constant-size pieces, which compile to plain moves:
+ * rows here are often 4-16 floats, where a libc call per row dominates. */
+static inline void copy_floats(float *restrict d, const float *restrict s, int n)
+{
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        memcpy(d + j, s + j, 8 * sizeof *d);
+    if (j + 4 <= n) {
+        memcpy(d + j, s + j, 4 * sizeof *d);
+        j += 4;
+    }
+    for (; j < n; j++)
+        d[j] = s[j];
+}
+
 /* Copies channel c of n images into zero-padded hp × wp planes. */
 static void stage_planes(const Geom *g, const float *x, int n, int c, float *st)
 {
@@ -134,8 +147,7 @@ static void stage_planes(const Geom *g, const float *x, int n, int c, float *st)
         const float *src = x + (size_t)i * g->c * hw + (size_t)c * hw;
         memset(st, 0, plane * sizeof *st);
         for (int h = 0; h < g->h; h++)
-            memcpy(st + (size_t)(h + g->pt) * g->wp + g->pl, src + (size_t)h * g->w,
-                   (size_t)g->w * sizeof *st);
+            copy_floats(st + (size_t)(h + g->pt) * g->wp + g->pl, src + (size_t)h * g->w, g->w);
     }
 }
 
@@ -153,10 +165,8 @@ static void im2col(const Geom *g, const float *x, int n, float *col, float *st)
                     const float *src = st + i * plane + (size_t)ki * g->wp + kj;
                     for (int oh = 0; oh < g->oh; oh++, dst += g->ow) {
                         const float *row = src + (size_t)oh * g->sh * g->wp;
-                        if (g->sw == 1) /* fixed 8-float blocks, inlined: rows are short and
-                                         * the overrun is rewritten by the next row (or SLACK) */
-                            for (int j = 0; j < g->ow; j += 8)
-                                memcpy(dst + j, row + j, 8 * sizeof *dst);
+                        if (g->sw == 1)
+                            copy_floats(dst, row, g->ow);
                         else
                             for (int j = 0; j < g->ow; j++)
                                 dst[j] = row[j * g->sw];
@@ -283,14 +293,14 @@ static void conv_backward(Layer *l, Net *net, int batch)
         for (int ch = 0; ch < chunks; ch++) {
             int b0 = ch * nb, n = batch - b0 < nb ? batch - b0 : nb, cols = n * g.p;
             const float *x = src->out + b0 * img;
-            float *dx = src->dout ? src->dout + b0 * img : NULL;
+            float *dx = input_dout(net, src) ? src->dout + b0 * img : NULL;
             /* dy: this chunk's output gradient as [F × n·P]. */
             const float *dy = l->dout + b0 * oimg;
             if (n > 1) {
                 for (int i = 0; i < n; i++)
                     for (int f = 0; f < g.f; f++)
-                        memcpy(s.tmp + (size_t)f * cols + (size_t)i * g.p,
-                               dy + i * oimg + (size_t)f * g.p, (size_t)g.p * sizeof *s.tmp);
+                        copy_floats(s.tmp + (size_t)f * cols + (size_t)i * g.p,
+                                    dy + i * oimg + (size_t)f * g.p, g.p);
                 dy = s.tmp;
             }
             const float *a = s.col;
@@ -298,9 +308,9 @@ static void conv_backward(Layer *l, Net *net, int batch)
                 a = x;
             else
                 im2col(&g, x, n, s.col, s.stage);
-            /* dW[F × K] += dy · colᵀ */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.f, g.k, cols, 1.0f, dy, cols,
-                        a, cols, 1.0f, s.dw, g.k);
+            /* dWᵀ[K × F] += col · dyᵀ: faster than dW = dy · colᵀ when F is small */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.k, g.f, cols, 1.0f, a, cols,
+                        dy, cols, 1.0f, s.dw, g.f);
             if (!dx)
                 continue;
             if (n == 1 && g.pointwise) { /* dx[C × P] += Wᵀ · dy directly */
@@ -316,12 +326,13 @@ static void conv_backward(Layer *l, Net *net, int batch)
         /* The implicit barrier above ends all chunks; add the partial sums in thread order. */
         int team = omp_get_num_threads();
 #pragma omp for schedule(static)
-        for (size_t i = 0; i < wsize; i++) {
-            float sum = 0;
-            for (int t = 0; t < team; t++)
-                sum += work[per * t + (per - wsize) + i]; /* thread t's s.dw[i] */
-            w->grad[i] += sum;
-        }
+        for (int f = 0; f < g.f; f++)
+            for (int k = 0; k < g.k; k++) {
+                float sum = 0;
+                for (int t = 0; t < team; t++) /* thread t's s.dw[k][f] */
+                    sum += work[per * t + (per - wsize) + (size_t)k * g.f + f];
+                w->grad[(size_t)f * g.k + k] += sum;
+            }
     }
 }
 

@@ -44,7 +44,6 @@ static int dense_setup(Layer *l, const Shape *in, int n_in, char *err, size_t er
     layer_add_param(l, "weight", 1, 1, 2, (int[]){l->a.units, fan_in});
     if (l->a.bias)
         layer_add_param(l, "bias", 1, 0, 1, (int[]){l->a.units});
-    openblas_set_num_threads(1); /* OpenMP is the only thread pool (see op_conv.c) */
     return 0;
 }
 
@@ -93,7 +92,7 @@ static void dense_backward(Layer *l, Net *net, int batch)
                 b->grad[u] += d[u];
         }
     /* din[batch × fan_in] += dout · W */
-    if (src->dout)
+    if (input_dout(net, src))
         sgemm_cols(CblasNoTrans, CblasNoTrans, batch, fan_in, units, l->dout, units, w->data,
                    fan_in, 1.0f, src->dout, fan_in);
 }

@@ -15,4 +15,12 @@ int window_out_size(int in, int kernel, int stride, int pad_lo, int pad_hi, int 
 /* Input layer `i` of l. */
 static inline Layer *layer_input(Net *net, const Layer *l, int i) { return &net->layers[l->inputs[i]]; }
 
+/* The buffer that receives d(loss)/d(src output), or NULL when nobody needs it:
+ * the network input's gradient is only computed when net->input_grad is set,
+ * which saves the costliest part of the first layer's backward pass. */
+static inline float *input_dout(const Net *net, Layer *src)
+{
+    return src->type == OP_INPUT && !net->input_grad ? NULL : src->dout;
+}
+
 #endif

@@ -45,6 +45,7 @@ static int gradcheck(Net *net, int batch, int train, unsigned seed, double tol)
         x[i] = rng_normal(&rng);
     for (size_t i = 0; i < nout; i++)
         r[i] = rng_normal(&rng);
+    net->input_grad = 1;
     if (net_reserve(net, batch, 1) != 0)
         abort();
     Rng saved = net->rng;

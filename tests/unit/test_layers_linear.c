@@ -380,6 +380,7 @@ static void test_dense_large_matches_reference(void **state)
         r[i] = rng_normal(&rng);
     for (int u = 0; u < U; u++)
         b->data[u] = rng_normal(&rng);
+    net->input_grad = 1;
     assert_int_equal(net_reserve(net, B, 1), 0);
     const float *y = net_forward(net, x, B, 1);
     for (int n = 0; n < B; n++)
@@ -596,6 +597,7 @@ static void test_conv_chunking_invariance(void **state)
         x[i] = rng_normal(&rng);
     for (size_t i = 0; i < batch * nout; i++)
         r[i] = rng_normal(&rng);
+    net->input_grad = 1;
     assert_int_equal(net_reserve(net, batch, 1), 0);
     Layer *c = &net->layers[1];
     Param *w = layer_param(c, "weight"), *b = layer_param(c, "bias");
