@@ -39,12 +39,12 @@ LDLIBS  += $(HDF5_LIBS) -liniparser -lcsv -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -
 
 
 # Debian packages the project needs (build, test, data). python3-torch is only for `make bench`.
-DEB_PKGS := build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
+DEB_PKGS := build-essential pkg-config clang libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
             libcsv-dev gnuplot-nox libcmocka-dev libiniparser-dev libopenblas-openmp-dev \
             protobuf-c-compiler libprotobuf-c-dev libonnx-dev zlib1g-dev dataset-fashion-mnist
 BENCH_PKGS := python3-torch python3-numpy
 
-.PHONY: all deps bench-deps run test unit unit-asan e2e bench zoo install clean
+.PHONY: all deps bench-deps run test unit unit-asan e2e clang-check bench zoo install clean
 
 all: $(BIN)
 
@@ -89,11 +89,19 @@ unit: $(UNIT_BINS)
 unit-asan:
 	@$(MAKE) --no-print-directory SAN=1 unit
 
+# The tree must also compile without warnings under clang.
+clang-check:
+	@command -v clang >/dev/null || { echo "clang-check: clang not installed, skipped"; exit 0; }; \
+	for f in $(SRCS) $(UNIT_SRCS); do \
+	    clang $(filter-out -MMD -MP,$(CFLAGS)) -fsyntax-only $$f || exit 1; done; \
+	echo "clang-check: $(words $(SRCS) $(UNIT_SRCS)) files clean"
+
 e2e: $(BIN)
 	@NNBENCH=./$(BIN) sh tests/e2e/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory clang-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory e2e

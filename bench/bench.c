@@ -689,7 +689,7 @@ int main(int argc, char **argv)
         if (bench_open(b, o.models[k], &o) != 0)
             return 1;
         Row *r = &rows[n_rows];
-        snprintf(r->name, sizeof r->name, "%s", b->m.name);
+        snprintf(r->name, sizeof r->name, "%.63s", b->m.name); /* Model name is 64 too */
         r->train_batch = b->train_batch;
         r->infer_batch = b->infer_batch;
         r->mflop = net_flops(b->m.net) * 1e-6;
@@ -732,10 +732,10 @@ int main(int argc, char **argv)
         printf("; torch.mm same size: %.1f GFLOP/s", tr.sgemm_gflops);
     printf("\n\n");
 
-    printf("%-10s  %-5s  %5s  %9s  %13s  %7s  %5s  %13s  %7s  %5s  %15s  %s\n", "model", "mode",
+    printf("%-14s  %-5s  %5s  %9s  %13s  %7s  %5s  %13s  %7s  %5s  %15s  %s\n", "model", "mode",
            "batch", "MFLOP/img", "nnbench img/s", "GFLOP/s", "%peak", "PyTorch img/s", "GFLOP/s",
            "%peak", "nnbench/PyTorch", "target");
-    printf("%-10s  %-5s  %5s  %9s  %13s  %7s  %5s  %13s  %7s  %5s  %15s  %s\n", "----------",
+    printf("%-14s  %-5s  %5s  %9s  %13s  %7s  %5s  %13s  %7s  %5s  %15s  %s\n", "--------------",
            "-----", "-----", "---------", "-------------", "-------", "-----", "-------------",
            "-------", "-----", "---------------", "------------");
     for (int k = 0; k < n_rows; k++) {
@@ -743,11 +743,11 @@ int main(int argc, char **argv)
         TorchResult *t = have_torch ? torch_result(&tr, r->name, 0) : NULL;
         double t_train = t ? t->train_ips : NAN, t_infer = t ? t->infer_ips : NAN;
         /* training: forward + input gradient + weight gradient = 3× the forward */
-        printf("%-10s  %-5s  %5d  %9.2f", r->name, "train", r->train_batch, 3 * r->mflop);
+        printf("%-14s  %-5s  %5d  %9.2f", r->name, "train", r->train_batch, 3 * r->mflop);
         put_ips(r->train_ips, 3e6 * r->mflop, peak);
         put_ips(t_train, 3e6 * r->mflop, peak);
         put_ratio(r->train_ips, t_train, 0.7);
-        printf("%-10s  %-5s  %5d  %9.2f", r->name, "infer", r->infer_batch, r->mflop);
+        printf("%-14s  %-5s  %5d  %9.2f", r->name, "infer", r->infer_batch, r->mflop);
         put_ips(r->infer_ips, 1e6 * r->mflop, peak);
         put_ips(t_infer, 1e6 * r->mflop, peak);
         put_ratio(r->infer_ips, t_infer, 1.0);

@@ -219,6 +219,8 @@ int net_reserve(Net *net, int batch, int training)
 {
     if (batch <= net->capacity && (!training || net->training_buffers))
         return 0;
+    if (batch < 1)
+        return -1;
     int cap = batch > net->capacity ? batch : net->capacity;
     for (int i = 0; i < net->n_layers; i++) {
         Layer *l = &net->layers[i];
@@ -236,6 +238,11 @@ int net_reserve(Net *net, int batch, int training)
     }
     net->capacity = cap;
     net->training_buffers = net->training_buffers || training;
+    for (int i = 1; i < net->n_layers; i++) {
+        Layer *l = &net->layers[i];
+        if (op_table[l->type]->reserve && op_table[l->type]->reserve(l, net, cap, net->training_buffers))
+            return -1;
+    }
     return 0;
 }
 

@@ -113,6 +113,10 @@ typedef struct OpInfo {
     /* Given l->dout, ADDS d(loss)/d(input) into each input layer's dout and
      * d(loss)/d(param) into each parameter's grad (both zeroed by the net). */
     void (*backward)(struct Layer *l, struct Net *net, int batch);
+    /* Allocates, for up to `batch` samples, the per-layer state (layer_aux)
+     * and shared scratch (net_work) that forward and backward will ask for,
+     * so those never fail later. NULL: needs none. 0, or -1 on OOM. */
+    int (*reserve)(struct Layer *l, struct Net *net, int batch, int training);
 } OpInfo;
 
 extern const OpInfo *const op_table[OP_COUNT]; /* indexed by OpType */

@@ -70,7 +70,7 @@ static int act_setup(Layer *l, const Shape *in, int n_in, char *err, size_t errl
     }                                                                                              \
     static void id##_backward(Layer *l, Net *net, int batch) { act_backward(l, net, batch, G); }  \
     const OpInfo op_##id##_info = {NAME, str, 1, 1, attrs, act_setup, NULL, id##_forward,          \
-                                   id##_backward};
+                                   id##_backward, NULL};
 
 ACT_OP(relu, OP_RELU, "relu", "", relu_f, relu_g)
 ACT_OP(leaky_relu, OP_LEAKY_RELU, "leaky_relu", "alpha", leaky_f, leaky_g)

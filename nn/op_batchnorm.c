@@ -47,16 +47,20 @@ static void bn_init(Layer *l, Rng *rng)
     }
 }
 
-static BnState *bn_state(Layer *l, int batch)
+static size_t bn_aux_bytes(const Layer *l, int batch)
 {
     size_t floats = (size_t)l->out_shape.c + (size_t)batch * shape_size(l->out_shape);
-    BnState *s = layer_aux(l, sizeof(BnState) + floats * sizeof(float));
-    if (!s) {
-        fprintf(stderr, "nn: layer '%s': out of memory for batchnorm state\n", l->name);
-        abort();
-    }
-    return s;
+    return sizeof(BnState) + floats * sizeof(float);
 }
+
+static int bn_reserve(Layer *l, Net *net, int batch, int training)
+{
+    (void)net, (void)training;
+    return layer_aux(l, bn_aux_bytes(l, batch)) ? 0 : -1;
+}
+
+/* Reserved by bn_reserve, so never NULL here. */
+static BnState *bn_state(Layer *l, int batch) { return layer_aux(l, bn_aux_bytes(l, batch)); }
 static float *bn_inv(BnState *s) { return (float *)(s + 1); }
 
 static void bn_forward(Layer *l, Net *net, int batch, int train)
@@ -143,4 +147,4 @@ static void bn_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_batchnorm_info = {OP_BATCHNORM, "batchnorm", 1, 1, "eps,momentum", bn_setup,
-                                  bn_init, bn_forward, bn_backward};
+                                  bn_init, bn_forward, bn_backward, bn_reserve};

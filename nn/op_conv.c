@@ -212,6 +212,21 @@ static void col2im_add(const Geom *g, const float *col, int n, float *dx, float 
     }
 }
 
+/* Scratch floats for all threads: forward (dw = 0) or backward (dw = weight size). */
+static size_t conv_work_floats(const Layer *l, int batch, size_t dw)
+{
+    Geom g = geom(l);
+    int threads = omp_get_max_threads();
+    return scratch_layout(&g, chunk_images(&g, batch, threads), dw, NULL, NULL) * (size_t)threads;
+}
+
+/* Chunks grow with the batch, so the scratch for `batch` covers every smaller one. */
+static int conv_reserve(Layer *l, Net *net, int batch, int training)
+{
+    size_t dw = training ? layer_param(l, "weight")->size : 0;
+    return net_work(net, conv_work_floats(l, batch, dw)) ? 0 : -1;
+}
+
 /* ------------------------------------------------------------ forward */
 
 static void conv_forward(Layer *l, Net *net, int batch, int train)
@@ -224,9 +239,7 @@ static void conv_forward(Layer *l, Net *net, int batch, int train)
     int threads = omp_get_max_threads();
     int nb = chunk_images(&g, batch, threads), chunks = (batch + nb - 1) / nb;
     size_t per = scratch_layout(&g, nb, 0, NULL, NULL);
-    float *work = net_work(net, per * threads);
-    if (!work)
-        return; /* out of memory: forward and backward have no error path */
+    float *work = net_work(net, per * threads); /* reserved: never NULL */
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int ch = 0; ch < chunks; ch++) {
         Scratch s;
@@ -281,9 +294,7 @@ static void conv_backward(Layer *l, Net *net, int batch)
     int threads = omp_get_max_threads();
     int nb = chunk_images(&g, batch, threads), chunks = (batch + nb - 1) / nb;
     size_t per = scratch_layout(&g, nb, wsize, NULL, NULL);
-    float *work = net_work(net, per * threads);
-    if (!work)
-        return;
+    float *work = net_work(net, per * threads); /* reserved: never NULL */
 #pragma omp parallel num_threads(threads)
     {
         Scratch s;
@@ -337,4 +348,4 @@ static void conv_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_conv_info = {OP_CONV, "conv", 1, 1, "filters,kernel,stride,pad,bias", conv_setup,
-                             conv_init, conv_forward, conv_backward};
+                             conv_init, conv_forward, conv_backward, conv_reserve};

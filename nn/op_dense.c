@@ -98,4 +98,4 @@ static void dense_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_dense_info = {OP_DENSE, "dense", 1, 1, "units,bias", dense_setup, dense_init,
-                              dense_forward, dense_backward};
+                              dense_forward, dense_backward, NULL};

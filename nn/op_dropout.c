@@ -25,15 +25,17 @@ static int dropout_setup(Layer *l, const Shape *in, int n_in, char *err, size_t 
     return 0;
 }
 
+static int dropout_reserve(Layer *l, Net *net, int batch, int training)
+{
+    (void)net, (void)training;
+    return layer_aux(l, sizeof(DropState) + (size_t)batch * shape_size(l->out_shape)) ? 0 : -1;
+}
+
 static void dropout_forward(Layer *l, Net *net, int batch, int train)
 {
     const float *x = layer_input(net, l, 0)->out;
     size_t n = (size_t)batch * shape_size(l->out_shape);
-    DropState *st = layer_aux(l, sizeof *st + n);
-    if (!st) {
-        fprintf(stderr, "nn: layer '%s': out of memory for the dropout mask\n", l->name);
-        abort();
-    }
+    DropState *st = layer_aux(l, sizeof *st + n); /* reserved: never NULL */
     st->train = train && l->a.rate > 0;
     if (!st->train) {
         memcpy(l->out, x, n * sizeof *x);
@@ -59,4 +61,4 @@ static void dropout_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_dropout_info = {OP_DROPOUT, "dropout", 1, 1, "rate", dropout_setup, NULL,
-                                dropout_forward, dropout_backward};
+                                dropout_forward, dropout_backward, dropout_reserve};

@@ -29,4 +29,4 @@ static void flatten_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_flatten_info = {OP_FLATTEN, "flatten", 1, 1, "", flatten_setup, NULL,
-                                flatten_forward, flatten_backward};
+                                flatten_forward, flatten_backward, NULL};

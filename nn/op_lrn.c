@@ -27,6 +27,13 @@ static int lrn_setup(Layer *l, const Shape *in, int n_in, char *err, size_t errl
 /* d must be positive for the power; k = 0 with an all-zero window would give 0^−β. */
 static inline float lrn_floor(float d) { return d > 1e-30f ? d : 1e-30f; }
 
+/* The denominators d, kept for backward. */
+static int lrn_reserve(Layer *l, Net *net, int batch, int training)
+{
+    (void)net, (void)training;
+    return layer_aux(l, sizeof(float) * (size_t)batch * shape_size(l->out_shape)) ? 0 : -1;
+}
+
 static void lrn_forward(Layer *l, Net *net, int batch, int train)
 {
     (void)train; /* same in both modes; d is kept for a later backward either way */
@@ -35,11 +42,7 @@ static void lrn_forward(Layer *l, Net *net, int batch, int train)
     const int C = l->out_shape.c, lo = (l->a.size - 1) / 2, hi = l->a.size - 1 - lo;
     const size_t hw = (size_t)l->out_shape.h * l->out_shape.w;
     const float scale = l->a.alpha / (float)l->a.size, k = l->a.k, beta = l->a.beta;
-    float *d = layer_aux(l, sizeof(float) * (size_t)batch * C * hw);
-    if (!d) {
-        fprintf(stderr, "nn: layer '%s': out of memory for lrn state\n", l->name);
-        abort();
-    }
+    float *d = layer_aux(l, sizeof(float) * (size_t)batch * C * hw); /* reserved: never NULL */
 #pragma omp parallel for collapse(2) schedule(static) if ((size_t)batch * C * hw >= 16384)
     for (int n = 0; n < batch; n++)
         for (int c = 0; c < C; c++) {
@@ -83,4 +86,4 @@ static void lrn_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_lrn_info = {OP_LRN, "lrn", 1, 1, "size,alpha,beta,k", lrn_setup, NULL,
-                            lrn_forward, lrn_backward};
+                            lrn_forward, lrn_backward, lrn_reserve};

@@ -144,6 +144,18 @@ static void maxpool_plane(const Plane *p, const float *restrict x, float *restri
     }
 }
 
+/* The argmax of every output, for backward. */
+static size_t maxpool_aux_bytes(const Layer *l, int batch)
+{
+    return (size_t)batch * l->out_shape.c * l->out_shape.h * l->out_shape.w * sizeof(int32_t);
+}
+
+static int maxpool_reserve(Layer *l, Net *net, int batch, int training)
+{
+    (void)net, (void)training;
+    return layer_aux(l, maxpool_aux_bytes(l, batch)) ? 0 : -1;
+}
+
 static void maxpool_forward(Layer *l, Net *net, int batch, int train)
 {
     (void)train;
@@ -151,9 +163,7 @@ static void maxpool_forward(Layer *l, Net *net, int batch, int train)
     Plane p = plane_of(l);
     int planes = batch * p.in.c;
     size_t isz = (size_t)p.in.h * p.in.w, osz = (size_t)p.out.h * p.out.w;
-    int32_t *arg = layer_aux(l, (size_t)planes * osz * sizeof *arg);
-    if (!arg)
-        return; /* out of memory: forward has no error path */
+    int32_t *arg = layer_aux(l, maxpool_aux_bytes(l, batch)); /* reserved: never NULL */
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < planes; i++)
         maxpool_plane(&p, src->out + i * isz, l->out + i * osz, arg + i * osz);
@@ -319,9 +329,10 @@ static void gap_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_maxpool_info = {OP_MAXPOOL, "maxpool", 1, 1, "kernel,stride,pad,ceil_mode",
-                                pool_setup, NULL, maxpool_forward, maxpool_backward};
+                                pool_setup, NULL, maxpool_forward, maxpool_backward,
+                                maxpool_reserve};
 const OpInfo op_avgpool_info = {OP_AVGPOOL, "avgpool", 1, 1,
                                 "kernel,stride,pad,ceil_mode,count_include_pad", pool_setup, NULL,
-                                avgpool_forward, avgpool_backward};
+                                avgpool_forward, avgpool_backward, NULL};
 const OpInfo op_global_avgpool_info = {OP_GLOBAL_AVGPOOL, "global_avgpool", 1, 1, "", gap_setup,
-                                       NULL, gap_forward, gap_backward};
+                                       NULL, gap_forward, gap_backward, NULL};
