@@ -20,17 +20,6 @@
 /* Keeps count · 3072 within an int-indexed, size_t-sized buffer. */
 #define CIFAR_MAX_RECORDS (INT_MAX / CIFAR_PIXELS)
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* Reads the whole decompressed file into *out / *len. The record count is
  * not in the file, so the buffer grows until EOF. */
 static int slurp(const char *path, unsigned char **out, size_t *len, char *err, size_t errlen)
@@ -38,23 +27,23 @@ static int slurp(const char *path, unsigned char **out, size_t *len, char *err, 
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f)
-        return fail(err, errlen, "%s: cannot open: %s", path,
+        return errf(err, errlen, "%s: cannot open: %s", path,
                     errno ? strerror(errno) : "out of memory");
     size_t cap = 1u << 20, n = 0;
     unsigned char *buf = malloc(cap);
-    int rc = buf ? 0 : fail(err, errlen, "%s: out of memory", path);
+    int rc = buf ? 0 : errf(err, errlen, "%s: out of memory", path);
     while (rc == 0) {
         if (n == cap) {
             /* One byte past the limit is enough to tell the file is too big. */
             if (cap > CIFAR_MAX_FILE_BYTES) {
-                rc = fail(err, errlen, "%s: more than %u bytes; not a CIFAR-10 batch file", path,
+                rc = errf(err, errlen, "%s: more than %u bytes; not a CIFAR-10 batch file", path,
                           CIFAR_MAX_FILE_BYTES);
                 break;
             }
             size_t want = cap * 2 > CIFAR_MAX_FILE_BYTES ? CIFAR_MAX_FILE_BYTES + 1u : cap * 2;
             unsigned char *grown = realloc(buf, want);
             if (!grown) {
-                rc = fail(err, errlen, "%s: out of memory", path);
+                rc = errf(err, errlen, "%s: out of memory", path);
                 break;
             }
             buf = grown;
@@ -63,7 +52,7 @@ static int slurp(const char *path, unsigned char **out, size_t *len, char *err, 
         int got = gzread(f, buf + n, (unsigned)(cap - n));
         if (got < 0) {
             int code;
-            rc = fail(err, errlen, "%s: corrupt gzip data: %s", path, gzerror(f, &code));
+            rc = errf(err, errlen, "%s: corrupt gzip data: %s", path, gzerror(f, &code));
         } else if (got == 0) {
             break;
         } else {
@@ -75,7 +64,7 @@ static int slurp(const char *path, unsigned char **out, size_t *len, char *err, 
         int code;
         const char *msg = gzerror(f, &code);
         if (code == Z_BUF_ERROR)
-            rc = fail(err, errlen, "%s: truncated gzip stream (%s) after %zu bytes", path, msg, n);
+            rc = errf(err, errlen, "%s: truncated gzip stream (%s) after %zu bytes", path, msg, n);
     }
     gzclose(f);
     if (rc != 0) {
@@ -92,17 +81,17 @@ static int check_records(const char *path, const unsigned char *buf, size_t len,
                          size_t errlen)
 {
     if (len == 0)
-        return fail(err, errlen, "%s: empty file; expected %d-byte CIFAR-10 records", path,
+        return errf(err, errlen, "%s: empty file; expected %d-byte CIFAR-10 records", path,
                     CIFAR_RECORD);
     if (len % CIFAR_RECORD != 0)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "%s: %zu bytes is not a whole number of %d-byte records (1 label + %d "
                     "pixels); truncated, or not a CIFAR-10 binary batch",
                     path, len, CIFAR_RECORD, CIFAR_PIXELS);
     for (size_t r = 0; r < len / CIFAR_RECORD; r++) {
         unsigned label = buf[r * CIFAR_RECORD];
         if (label >= CIFAR_CLASSES)
-            return fail(err, errlen, "%s: record %zu has label %u; CIFAR-10 labels are 0..%d",
+            return errf(err, errlen, "%s: record %zu has label %u; CIFAR-10 labels are 0..%d",
                         path, r, label, CIFAR_CLASSES - 1);
     }
     return 0;
@@ -129,16 +118,16 @@ int cifar_read_batch(const char *path, uint8_t **pixels, uint8_t **labels, int *
     unsigned char *buf = NULL;
     size_t len = 0;
     if (*count < 0)
-        return fail(err, errlen, "%s: negative record count %d passed in", path, *count);
+        return errf(err, errlen, "%s: negative record count %d passed in", path, *count);
     if (slurp(path, &buf, &len, err, errlen) != 0)
         return -1;
     int rc = check_records(path, buf, len, err, errlen);
     size_t n = len / CIFAR_RECORD, old = (size_t)*count;
     if (rc == 0 && n > (size_t)CIFAR_MAX_RECORDS - old)
-        rc = fail(err, errlen, "%s: too many records in total (%zu + %zu, at most %d)", path, old,
+        rc = errf(err, errlen, "%s: too many records in total (%zu + %zu, at most %d)", path, old,
                   n, CIFAR_MAX_RECORDS);
     if (rc == 0 && grow(pixels, labels, old + n) != 0)
-        rc = fail(err, errlen, "%s: out of memory for %zu records", path, old + n);
+        rc = errf(err, errlen, "%s: out of memory for %zu records", path, old + n);
     if (rc == 0) {
         for (size_t r = 0; r < n; r++) {
             const unsigned char *rec = buf + r * CIFAR_RECORD;

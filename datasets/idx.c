@@ -19,17 +19,6 @@
 #define IDX_MAX_BYTES 100000000ull
 #define IDX_MAX_SIDE 65535u
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static uint32_t be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -40,7 +29,7 @@ static gzFile open_idx(const char *path, char *err, size_t errlen)
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f)
-        fail(err, errlen, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+        errf(err, errlen, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
     return f;
 }
 
@@ -67,7 +56,7 @@ static int stream_error(gzFile f, const char *path, char *err, size_t errlen)
 {
     int code;
     const char *msg = gzerror(f, &code);
-    return fail(err, errlen, "%s: corrupt gzip data: %s", path, msg ? msg : "read error");
+    return errf(err, errlen, "%s: corrupt gzip data: %s", path, msg ? msg : "read error");
 }
 
 /* Reads the header words after the magic; checks the magic first so a
@@ -87,13 +76,13 @@ static int read_header(gzFile f, const char *path, uint32_t magic, uint32_t *wor
                            : seen == IDX_MAGIC_LABELS ? " (this is an idx1 labels file)"
                                                       : "";
         if (got < 4)
-            return fail(err, errlen, "%s: too short for an idx header; expected %s (magic %u)",
+            return errf(err, errlen, "%s: too short for an idx header; expected %s (magic %u)",
                         path, what, magic);
-        return fail(err, errlen, "%s: bad magic %u, expected %u (%s)%s", path, seen, magic, what,
+        return errf(err, errlen, "%s: bad magic %u, expected %u (%s)%s", path, seen, magic, what,
                     hint);
     }
     if (got < (long long)len)
-        return fail(err, errlen, "%s: truncated: idx header needs %zu bytes, file holds %lld",
+        return errf(err, errlen, "%s: truncated: idx header needs %zu bytes, file holds %lld",
                     path, len, got);
     for (int i = 0; i < nwords; i++)
         words[i] = be32(h + 4 * (i + 1));
@@ -107,7 +96,7 @@ static int read_data(gzFile f, const char *path, size_t len, const char *what, c
 {
     uint8_t *buf = malloc(len ? len : 1);
     if (!buf)
-        return fail(err, errlen, "%s: out of memory for %zu bytes", path, len);
+        return errf(err, errlen, "%s: out of memory for %zu bytes", path, len);
     long long got = read_full(f, buf, len);
     if (got < 0) {
         free(buf);
@@ -115,7 +104,7 @@ static int read_data(gzFile f, const char *path, size_t len, const char *what, c
     }
     if ((size_t)got < len) {
         free(buf);
-        return fail(err, errlen, "%s: truncated: header says %s, file holds %lld bytes of %s data",
+        return errf(err, errlen, "%s: truncated: header says %s, file holds %lld bytes of %s data",
                     path, what, got, kind);
     }
     *out = buf;
@@ -135,7 +124,7 @@ int idx_read_images(const char *path, uint8_t **out, int *count, int *rows, int 
         /* Each factor is bounded first so the product cannot overflow. */
         if (w[0] == 0 || w[1] == 0 || w[2] == 0 || w[1] > IDX_MAX_SIDE || w[2] > IDX_MAX_SIDE ||
             (unsigned long long)w[0] * w[1] * w[2] > IDX_MAX_BYTES)
-            rc = fail(err, errlen,
+            rc = errf(err, errlen,
                       "%s: implausible idx header: %u images of %ux%u (expected 1..%llu bytes "
                       "of pixels)",
                       path, w[0], w[1], w[2], IDX_MAX_BYTES);
@@ -163,7 +152,7 @@ int idx_read_labels(const char *path, uint8_t **out, int *count, char *err, size
     uint32_t n = 0;
     int rc = read_header(f, path, IDX_MAGIC_LABELS, &n, 1, err, errlen);
     if (rc == 0 && (n == 0 || n > IDX_MAX_BYTES))
-        rc = fail(err, errlen, "%s: implausible idx header: %u labels (expected 1..%llu)", path, n,
+        rc = errf(err, errlen, "%s: implausible idx header: %u labels (expected 1..%llu)", path, n,
                   IDX_MAX_BYTES);
     if (rc == 0) {
         char what[64];

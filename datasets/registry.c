@@ -51,29 +51,6 @@ static const char *const idx_files[2][2] = {
     {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"},
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-/* Appends to a message being built up in pieces; truncates silently. */
-static void append(char *buf, size_t len, const char *fmt, ...)
-{
-    size_t used = strlen(buf);
-    if (used + 1 >= len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + used, len - used, fmt, ap);
-    va_end(ap);
-}
-
 static const Entry *lookup(const char *name)
 {
     for (size_t i = 0; name && i < N_ENTRIES; i++)
@@ -221,20 +198,20 @@ static int not_found(const Entry *e, const SearchPath *sp, const char *partial_d
                      const char *partial_missing, char *err, size_t errlen)
 {
     char msg[DATASET_ERR_MAX * 2] = "";
-    append(msg, sizeof msg, "%s: no data found (looked in ", e->name);
+    errf_append(msg, sizeof msg, "%s: no data found (looked in ", e->name);
     const char *env = getenv("NNBENCH_DATA");
     if (!env || !*env)
-        append(msg, sizeof msg, "$NNBENCH_DATA/%s, ", e->folder);
+        errf_append(msg, sizeof msg, "$NNBENCH_DATA/%s, ", e->folder);
     for (int i = 0; i < sp->n; i++)
-        append(msg, sizeof msg, "%s%s", sp->dir[i], i + 1 < sp->n ? ", " : ")");
+        errf_append(msg, sizeof msg, "%s%s", sp->dir[i], i + 1 < sp->n ? ", " : ")");
     if (env && *env && !direct_folder_ok(env, e))
-        append(msg, sizeof msg, "; NNBENCH_DATA=%s is the %s folder, not used for %s", env,
+        errf_append(msg, sizeof msg, "; NNBENCH_DATA=%s is the %s folder, not used for %s", env,
                folder_owner(env)->name, e->name);
     if (partial_dir)
-        append(msg, sizeof msg, "; %s has some files but not %s[.gz]", partial_dir,
+        errf_append(msg, sizeof msg, "; %s has some files but not %s[.gz]", partial_dir,
                partial_missing);
-    append(msg, sizeof msg, "; %s", e->source);
-    return fail(err, errlen, "%s", msg);
+    errf_append(msg, sizeof msg, "; %s", e->source);
+    return errf(err, errlen, "%s", msg);
 }
 
 /* Picks the first folder on the search path that holds every file the
@@ -273,7 +250,7 @@ static int check_labels(const char *path, const uint8_t *labels, int n, int clas
 {
     for (int i = 0; i < n; i++)
         if (labels[i] >= classes)
-            return fail(err, errlen, "%s: label %d at index %d is out of range (expected 0..%d)",
+            return errf(err, errlen, "%s: label %d at index %d is out of range (expected 0..%d)",
                         path, labels[i], i, classes - 1);
     return 0;
 }
@@ -287,16 +264,16 @@ static int load_idx(const Entry *e, const char *root, int test, uint8_t **px, ui
     int rows, cols, nlabels;
     if (find_file(root, idx_files[test][0], img, sizeof img) != 0 ||
         find_file(root, idx_files[test][1], lab, sizeof lab) != 0)
-        return fail(err, errlen, "%s: idx files vanished while loading", root);
+        return errf(err, errlen, "%s: idx files vanished while loading", root);
     if (idx_read_images(img, px, n, &rows, &cols, err, errlen) != 0)
         return -1;
     if (rows != e->shape.h || cols != e->shape.w)
-        return fail(err, errlen, "%s: images are %dx%d, expected %dx%d", img, rows, cols,
+        return errf(err, errlen, "%s: images are %dx%d, expected %dx%d", img, rows, cols,
                     e->shape.h, e->shape.w);
     if (idx_read_labels(lab, lb, &nlabels, err, errlen) != 0)
         return -1;
     if (nlabels != *n)
-        return fail(err, errlen, "%s holds %d images but %s holds %d labels", img, *n, lab,
+        return errf(err, errlen, "%s holds %d images but %s holds %d labels", img, *n, lab,
                     nlabels);
     return check_labels(lab, *lb, *n, e->classes, err, errlen);
 }
@@ -309,7 +286,7 @@ static int load_cifar(const char *root, int test, uint8_t **px, uint8_t **lb, in
     *n = 0;
     if (test) {
         if (find_file(root, "test_batch.bin", path, sizeof path) != 0)
-            return fail(err, errlen, "%s: test_batch.bin vanished while loading", root);
+            return errf(err, errlen, "%s: test_batch.bin vanished while loading", root);
         return cifar_read_batch(path, px, lb, n, err, errlen);
     }
     for (int b = 1; b <= CIFAR_TRAIN_BATCHES; b++) {
@@ -317,7 +294,7 @@ static int load_cifar(const char *root, int test, uint8_t **px, uint8_t **lb, in
         snprintf(base, sizeof base, "data_batch_%d.bin", b);
         if (find_file(root, base, path, sizeof path) != 0) {
             if (b == 1)
-                return fail(err, errlen, "%s: data_batch_1.bin vanished while loading", root);
+                return errf(err, errlen, "%s: data_batch_1.bin vanished while loading", root);
             break;
         }
         if (cifar_read_batch(path, px, lb, n, err, errlen) != 0)
@@ -345,21 +322,21 @@ static int unknown(const char *name, char *err, size_t errlen)
 {
     char known[128] = "";
     for (size_t i = 0; i < N_ENTRIES; i++)
-        append(known, sizeof known, "%s%s", i ? ", " : "", registry[i].name);
-    return fail(err, errlen, "unknown data set '%s' (known: %s)", name ? name : "(null)", known);
+        errf_append(known, sizeof known, "%s%s", i ? ", " : "", registry[i].name);
+    return errf(err, errlen, "unknown data set '%s' (known: %s)", name ? name : "(null)", known);
 }
 
 /* ds is overwritten, not freed: dataset_free a loaded one before reusing it. */
 int dataset_load(const char *name, SplitMask which, Dataset *ds, char *err, size_t errlen)
 {
     if (!ds)
-        return fail(err, errlen, "dataset_load: no Dataset given");
+        return errf(err, errlen, "dataset_load: no Dataset given");
     memset(ds, 0, sizeof *ds);
     const Entry *e = lookup(name);
     if (!e)
         return unknown(name, err, errlen);
     if (which < SPLIT_TRAIN || which > SPLIT_BOTH)
-        return fail(err, errlen, "%s: bad split mask %d (expected train, test or both)", e->name,
+        return errf(err, errlen, "%s: bad split mask %d (expected train, test or both)", e->name,
                     (int)which);
     if (find_root(e, which, ds->root, sizeof ds->root, err, errlen) != 0)
         return -1;
@@ -372,7 +349,7 @@ int dataset_load(const char *name, SplitMask which, Dataset *ds, char *err, size
             continue;
         if (load_split(e, ds, test, msg, sizeof msg) != 0) {
             dataset_free(ds);
-            return fail(err, errlen, "%s: %s; to replace it, %s", e->name, msg, e->source);
+            return errf(err, errlen, "%s: %s; to replace it, %s", e->name, msg, e->source);
         }
     }
     return 0;

@@ -44,21 +44,7 @@ int parse_double(const char *s, double lo, double hi, double *out)
 static int parse_triple(const char *s, float out[3])
 {
     double v[3];
-    int n = 0;
-    const char *p = s;
-    while (n < 3) {
-        char *end;
-        errno = 0;
-        v[n] = strtod(p, &end);
-        if (end == p || errno || !isfinite(v[n]))
-            return -1;
-        n++;
-        if (*end == '\0')
-            break;
-        if (*end != ',')
-            return -1;
-        p = end + 1;
-    }
+    int n = parse_numbers(s, v, 3);
     if (n != 1 && n != 3)
         return -1;
     for (int c = 0; c < 3; c++)

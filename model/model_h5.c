@@ -39,17 +39,6 @@ typedef struct {
     int out_shape[3];
 } NodeRow;
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 static void close_type(hid_t t)
@@ -178,7 +167,7 @@ static int build_rows(const Net *net, NodeRow *rows, char *err, size_t errlen)
         NodeRow *r = &rows[i - 1];
         memset(r, 0, sizeof *r);
         if (strlen(l->name) >= NODE_NAME || strlen(op->name) >= NODE_OP)
-            return fail(err, errlen, "layer '%s': name or op longer than %d characters", l->name,
+            return errf(err, errlen, "layer '%s': name or op longer than %d characters", l->name,
                         NODE_NAME - 1);
         snprintf(r->name, sizeof r->name, "%s", l->name);
         snprintf(r->op, sizeof r->op, "%s", op->name);
@@ -187,7 +176,7 @@ static int build_rows(const Net *net, NodeRow *rows, char *err, size_t errlen)
             const char *in = net->layers[l->inputs[k]].name;
             int w = snprintf(r->inputs + used, sizeof r->inputs - used, "%s%s", k ? "," : "", in);
             if (w < 0 || used + (size_t)w >= sizeof r->inputs)
-                return fail(err, errlen, "layer '%s': input list longer than %d characters",
+                return errf(err, errlen, "layer '%s': input list longer than %d characters",
                             l->name, NODE_INPUTS - 1);
             used += (size_t)w;
         }
@@ -196,7 +185,7 @@ static int build_rows(const Net *net, NodeRow *rows, char *err, size_t errlen)
         text[0] = '\0'; /* layer_attrs_format writes nothing for an op without attributes */
         int need = layer_attrs_format(&l->a, op, text, sizeof text);
         if (need < 0 || (size_t)need >= sizeof text)
-            return fail(err, errlen, "layer '%s': attributes too long", l->name);
+            return errf(err, errlen, "layer '%s': attributes too long", l->name);
         used = 0;
         for (char *line = text; *line;) {
             char *nl = strchr(line, '\n');
@@ -206,7 +195,7 @@ static int build_rows(const Net *net, NodeRow *rows, char *err, size_t errlen)
                 int w = snprintf(r->attrs + used, sizeof r->attrs - used, "%s%s", used ? "; " : "",
                                  line);
                 if (w < 0 || used + (size_t)w >= sizeof r->attrs)
-                    return fail(err, errlen, "layer '%s': attributes longer than %d characters",
+                    return errf(err, errlen, "layer '%s': attributes longer than %d characters",
                                 l->name, NODE_ATTRS - 1);
                 used += (size_t)w;
             }
@@ -361,29 +350,29 @@ int model_save(const Model *m, const char *path, char *err, size_t errlen)
 {
     h5_quiet();
     if (!m || !m->net || m->net->n_layers < 2)
-        return fail(err, errlen, "%s: cannot save: the model has no layers", path);
+        return errf(err, errlen, "%s: cannot save: the model has no layers", path);
     const Net *net = m->net;
     NodeRow *rows = calloc((size_t)net->n_layers - 1, sizeof *rows);
     if (!rows)
-        return fail(err, errlen, "%s: out of memory", path);
+        return errf(err, errlen, "%s: out of memory", path);
     char why[NN_ERR_MAX];
     if (build_rows(net, rows, why, sizeof why) != 0) {
         free(rows);
-        return fail(err, errlen, "%s: cannot save: %s", path, why);
+        return errf(err, errlen, "%s: cannot save: %s", path, why);
     }
 
     char tmp[4200];
     int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     if (w < 0 || (size_t)w >= sizeof tmp) {
         free(rows);
-        return fail(err, errlen, "%s: path too long", path);
+        return errf(err, errlen, "%s: path too long", path);
     }
     /* Create it ourselves first, for a plain errno message (HDF5 gives none). */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
         int e = errno;
         free(rows);
-        return fail(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(e));
+        return errf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(e));
     }
     close(fd);
 
@@ -391,29 +380,29 @@ int model_save(const Model *m, const char *path, char *err, size_t errlen)
     hid_t fapl = strong_fapl(1);
     hid_t file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (file < 0) {
-        fail(err, errlen, "%s: cannot create HDF5 file %s", path, tmp);
+        errf(err, errlen, "%s: cannot create HDF5 file %s", path, tmp);
         goto out;
     }
     if (write_root(file, m) < 0 || write_graph(file, net, rows) < 0 ||
         write_train(file, &m->train) < 0 || write_params(file, net) < 0) {
-        fail(err, errlen, "%s: cannot write (disk full?)", path);
+        errf(err, errlen, "%s: cannot write (disk full?)", path);
         H5Fclose(file);
         goto out;
     }
     if (H5Fclose(file) < 0) {
-        fail(err, errlen, "%s: cannot write (disk full?)", path);
+        errf(err, errlen, "%s: cannot write (disk full?)", path);
         goto out;
     }
     fd = open(tmp, O_RDONLY);
     if (fd < 0 || fsync(fd) != 0) {
-        fail(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
+        errf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
         goto out;
     }
     close(fd);
     if (rename(tmp, path) != 0) {
-        fail(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         goto out;
     }
     rc = 0;
@@ -437,7 +426,7 @@ static int read_attr_str(hid_t loc, const char *where, const char *name, char *b
     if (ex == 0)
         return 1;
     if (ex < 0)
-        return fail(err, errlen, "cannot read attribute %s%s", where, name);
+        return errf(err, errlen, "cannot read attribute %s%s", where, name);
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t ft = a < 0 ? -1 : H5Aget_type(a);
     hid_t sp = a < 0 ? -1 : H5Aget_space(a);
@@ -445,28 +434,28 @@ static int read_attr_str(hid_t loc, const char *where, const char *name, char *b
     int rc = -1;
     char *text = NULL;
     if (ft < 0 || sp < 0) {
-        fail(err, errlen, "cannot read attribute %s%s", where, name);
+        errf(err, errlen, "cannot read attribute %s%s", where, name);
         goto out;
     }
     if (H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) {
-        fail(err, errlen, "attribute %s%s: a single string expected", where, name);
+        errf(err, errlen, "attribute %s%s: a single string expected", where, name);
         goto out;
     }
     htri_t var = H5Tis_variable_str(ft);
     /* HDF5 does not convert between character sets: read in the file's. */
     H5T_cset_t cset = H5Tget_cset(ft);
     if (var < 0 || cset < 0 || (mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_cset(mt, cset) < 0) {
-        fail(err, errlen, "cannot read attribute %s%s", where, name);
+        errf(err, errlen, "cannot read attribute %s%s", where, name);
         goto out;
     }
     if (var) {
         if (H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Aread(a, mt, &text) < 0 || !text) {
-            fail(err, errlen, "cannot read attribute %s%s", where, name);
+            errf(err, errlen, "cannot read attribute %s%s", where, name);
             goto out;
         }
         size_t n = strlen(text);
         if (n >= len)
-            fail(err, errlen, "attribute %s%s: longer than %zu characters", where, name, len - 1);
+            errf(err, errlen, "attribute %s%s: longer than %zu characters", where, name, len - 1);
         else {
             memcpy(buf, text, n + 1);
             rc = 0;
@@ -476,12 +465,12 @@ static int read_attr_str(hid_t loc, const char *where, const char *name, char *b
     } else {
         size_t size = H5Tget_size(ft);
         if (size == 0 || size > STR_ATTR_MAX) {
-            fail(err, errlen, "attribute %s%s: bad string size %zu", where, name, size);
+            errf(err, errlen, "attribute %s%s: bad string size %zu", where, name, size);
             goto out;
         }
         text = calloc(1, size + 1);
         if (!text || H5Tset_size(mt, size) < 0 || H5Aread(a, mt, text) < 0) {
-            fail(err, errlen, "cannot read attribute %s%s", where, name);
+            errf(err, errlen, "cannot read attribute %s%s", where, name);
             goto out;
         }
         text[size] = '\0';
@@ -489,7 +478,7 @@ static int read_attr_str(hid_t loc, const char *where, const char *name, char *b
         while (n > 0 && text[n - 1] == ' ' && H5Tget_strpad(ft) == H5T_STR_SPACEPAD)
             text[--n] = '\0';
         if (n >= len)
-            fail(err, errlen, "attribute %s%s: longer than %zu characters", where, name, len - 1);
+            errf(err, errlen, "attribute %s%s: longer than %zu characters", where, name, len - 1);
         else {
             memcpy(buf, text, n + 1);
             rc = 0;
@@ -513,19 +502,19 @@ static int read_attr_num(hid_t loc, const char *where, const char *name, hid_t m
     if (ex == 0)
         return 1;
     if (ex < 0)
-        return fail(err, errlen, "cannot read attribute %s%s", where, name);
+        return errf(err, errlen, "cannot read attribute %s%s", where, name);
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
     hid_t ft = a < 0 ? -1 : H5Aget_type(a);
     hid_t sp = a < 0 ? -1 : H5Aget_space(a);
     int rc = -1;
     if (ft < 0 || sp < 0) {
-        fail(err, errlen, "cannot read attribute %s%s", where, name);
+        errf(err, errlen, "cannot read attribute %s%s", where, name);
     } else if ((H5Tget_class(ft) != H5T_INTEGER && H5Tget_class(ft) != H5T_FLOAT) ||
                H5Sget_simple_extent_npoints(sp) != count) {
-        fail(err, errlen, "attribute %s%s: %lld number%s expected", where, name, (long long)count,
+        errf(err, errlen, "attribute %s%s: %lld number%s expected", where, name, (long long)count,
              count == 1 ? "" : "s");
     } else if (H5Aread(a, memtype, out) < 0) {
-        fail(err, errlen, "cannot read attribute %s%s", where, name);
+        errf(err, errlen, "cannot read attribute %s%s", where, name);
     } else {
         rc = 0;
     }
@@ -540,7 +529,7 @@ static int read_attr_num(hid_t loc, const char *where, const char *name, hid_t m
 static int check_node_type(hid_t ft, char *err, size_t errlen)
 {
     if (H5Tget_class(ft) != H5T_COMPOUND)
-        return fail(err, errlen, "/graph/nodes: not a compound table");
+        return errf(err, errlen, "/graph/nodes: not a compound table");
     const struct {
         const char *name;
         size_t max;
@@ -548,24 +537,24 @@ static int check_node_type(hid_t ft, char *err, size_t errlen)
     for (size_t i = 0; i < 4; i++) {
         int idx = H5Tget_member_index(ft, strs[i].name);
         if (idx < 0)
-            return fail(err, errlen, "/graph/nodes: missing member '%s'", strs[i].name);
+            return errf(err, errlen, "/graph/nodes: missing member '%s'", strs[i].name);
         hid_t mt = H5Tget_member_type(ft, (unsigned)idx);
         if (mt < 0)
-            return fail(err, errlen, "/graph/nodes: cannot read member '%s'", strs[i].name);
+            return errf(err, errlen, "/graph/nodes: cannot read member '%s'", strs[i].name);
         int ok = H5Tget_class(mt) == H5T_STRING && H5Tis_variable_str(mt) == 0 &&
                  H5Tget_size(mt) <= strs[i].max;
         H5Tclose(mt);
         if (!ok)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "/graph/nodes: member '%s' must be a fixed-length string of at most %zu bytes",
                         strs[i].name, strs[i].max);
     }
     int idx = H5Tget_member_index(ft, "out_shape");
     if (idx < 0)
-        return fail(err, errlen, "/graph/nodes: missing member 'out_shape'");
+        return errf(err, errlen, "/graph/nodes: missing member 'out_shape'");
     hid_t mt = H5Tget_member_type(ft, (unsigned)idx);
     if (mt < 0)
-        return fail(err, errlen, "/graph/nodes: cannot read member 'out_shape'");
+        return errf(err, errlen, "/graph/nodes: cannot read member 'out_shape'");
     int ok = 0;
     if (H5Tget_class(mt) == H5T_ARRAY && H5Tget_array_ndims(mt) == 1) {
         hsize_t dim = 0;
@@ -576,7 +565,7 @@ static int check_node_type(hid_t ft, char *err, size_t errlen)
     }
     H5Tclose(mt);
     if (!ok)
-        return fail(err, errlen, "/graph/nodes: member 'out_shape' must be 3 integers");
+        return errf(err, errlen, "/graph/nodes: member 'out_shape' must be 3 integers");
     return 0;
 }
 
@@ -588,7 +577,7 @@ static int read_nodes(hid_t file, NodeRow **rows_out, char *err, size_t errlen)
     if (ex > 0)
         ex = H5Lexists(file, "graph/nodes", H5P_DEFAULT);
     if (ex <= 0)
-        return fail(err, errlen, "missing /graph/nodes");
+        return errf(err, errlen, "missing /graph/nodes");
     hid_t d = H5Dopen2(file, "graph/nodes", H5P_DEFAULT);
     hid_t ft = d < 0 ? -1 : H5Dget_type(d);
     hid_t sp = d < 0 ? -1 : H5Dget_space(d);
@@ -596,23 +585,23 @@ static int read_nodes(hid_t file, NodeRow **rows_out, char *err, size_t errlen)
     NodeRow *rows = NULL;
     int n = -1;
     if (ft < 0 || sp < 0) {
-        fail(err, errlen, "/graph/nodes: not a readable dataset");
+        errf(err, errlen, "/graph/nodes: not a readable dataset");
         goto out;
     }
     if (check_node_type(ft, err, errlen) != 0)
         goto out;
     hssize_t count = H5Sget_simple_extent_npoints(sp);
     if (H5Sget_simple_extent_ndims(sp) != 1 || count < 1 || count > NODES_MAX) {
-        fail(err, errlen, "/graph/nodes: a table of 1 to %d rows expected", NODES_MAX);
+        errf(err, errlen, "/graph/nodes: a table of 1 to %d rows expected", NODES_MAX);
         goto out;
     }
     rows = calloc((size_t)count, sizeof *rows);
     if (!rows) {
-        fail(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         goto out;
     }
     if ((mt = node_type()) < 0 || H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0) {
-        fail(err, errlen, "/graph/nodes: cannot read (damaged file?)");
+        errf(err, errlen, "/graph/nodes: cannot read (damaged file?)");
         goto out;
     }
     for (hssize_t i = 0; i < count; i++) {
@@ -647,7 +636,7 @@ static int add_node(Net *net, NodeRow *r, int row, char *err, size_t errlen)
 {
     const OpInfo *op = op_by_name(r->op);
     if (!op || op->type == OP_INPUT)
-        return fail(err, errlen, "/graph/nodes row %d (%s): unknown op '%s'", row, r->name, r->op);
+        return errf(err, errlen, "/graph/nodes row %d (%s): unknown op '%s'", row, r->name, r->op);
     LayerAttrs a;
     layer_attrs_default(&a, op->type);
     for (char *item = r->attrs; item;) {
@@ -658,12 +647,12 @@ static int add_node(Net *net, NodeRow *r, int row, char *err, size_t errlen)
         if (*kv) {
             char *eq = strchr(kv, '=');
             if (!eq)
-                return fail(err, errlen, "/graph/nodes %s attrs: '%s' is not key = value",
+                return errf(err, errlen, "/graph/nodes %s attrs: '%s' is not key = value",
                             r->name, kv);
             *eq = '\0';
             char why[NN_ERR_MAX];
             if (layer_attr_set(&a, op, trim(kv), trim(eq + 1), why, sizeof why) != 0)
-                return fail(err, errlen, "/graph/nodes %s attrs: %s", r->name, why);
+                return errf(err, errlen, "/graph/nodes %s attrs: %s", r->name, why);
         }
         item = semi ? semi + 1 : NULL;
     }
@@ -675,7 +664,7 @@ static int add_node(Net *net, NodeRow *r, int row, char *err, size_t errlen)
             if (comma)
                 *comma = '\0';
             if (n_in == NN_MAX_INPUTS)
-                return fail(err, errlen, "/graph/nodes %s: more than %d inputs", r->name,
+                return errf(err, errlen, "/graph/nodes %s: more than %d inputs", r->name,
                             NN_MAX_INPUTS);
             names[n_in++] = trim(p);
             p = comma ? comma + 1 : NULL;
@@ -683,7 +672,7 @@ static int add_node(Net *net, NodeRow *r, int row, char *err, size_t errlen)
     }
     char why[NN_ERR_MAX];
     if (net_add(net, r->name, op->type, &a, (const char *const *)names, n_in, why, sizeof why) != 0)
-        return fail(err, errlen, "/graph/nodes: %s", why);
+        return errf(err, errlen, "/graph/nodes: %s", why);
     return 0;
 }
 
@@ -700,24 +689,24 @@ static int read_param(hid_t file, const Layer *l, Param *p, char *err, size_t er
     if (ex > 0)
         ex = H5Lexists(file, where, H5P_DEFAULT);
     if (ex <= 0)
-        return fail(err, errlen, "missing %s (layer %s declares it)", where, l->name);
+        return errf(err, errlen, "missing %s (layer %s declares it)", where, l->name);
     hid_t d = H5Dopen2(file, where, H5P_DEFAULT);
     hid_t ft = d < 0 ? -1 : H5Dget_type(d);
     hid_t sp = d < 0 ? -1 : H5Dget_space(d);
     int rc = -1;
     if (ft < 0 || sp < 0) {
-        fail(err, errlen, "%s: not a readable dataset", where);
+        errf(err, errlen, "%s: not a readable dataset", where);
         goto out;
     }
     if (H5Tget_class(ft) != H5T_FLOAT) {
-        fail(err, errlen, "%s: float32 data expected", where);
+        errf(err, errlen, "%s: float32 data expected", where);
         goto out;
     }
     int ndim = H5Sget_simple_extent_ndims(sp);
     hsize_t dims[H5S_MAX_RANK];
     int fdims[H5S_MAX_RANK];
     if (ndim < 0 || ndim > H5S_MAX_RANK || H5Sget_simple_extent_dims(sp, dims, NULL) < 0) {
-        fail(err, errlen, "%s: cannot read its shape", where);
+        errf(err, errlen, "%s: cannot read its shape", where);
         goto out;
     }
     int same = ndim == p->ndim;
@@ -730,11 +719,11 @@ static int read_param(hid_t file, const Layer *l, Param *p, char *err, size_t er
         char want[64], have[64];
         dims_text(p->dims, p->ndim, want, sizeof want);
         dims_text(fdims, ndim, have, sizeof have);
-        fail(err, errlen, "%s: shape %s expected, file has %s", where, want, ndim ? have : "a scalar");
+        errf(err, errlen, "%s: shape %s expected, file has %s", where, want, ndim ? have : "a scalar");
         goto out;
     }
     if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, p->data) < 0) {
-        fail(err, errlen, "%s: cannot read (damaged or truncated file?)", where);
+        errf(err, errlen, "%s: cannot read (damaged or truncated file?)", where);
         goto out;
     }
     rc = 0;
@@ -765,20 +754,20 @@ static int check_no_extra_params(hid_t file, Net *net, char *err, size_t errlen)
         return 0;
     hid_t params = ex < 0 ? -1 : H5Gopen2(file, "/params", H5P_DEFAULT);
     if (params < 0)
-        return fail(err, errlen, "/params: not a readable group");
+        return errf(err, errlen, "/params: not a readable group");
     H5G_info_t info;
     int rc = 0;
     if (H5Gget_info(params, &info) < 0)
-        rc = fail(err, errlen, "/params: not a readable group");
+        rc = errf(err, errlen, "/params: not a readable group");
     for (hsize_t i = 0; rc == 0 && i < info.nlinks; i++) {
         char name[256];
         if (link_name(params, i, name, sizeof name) != 0) {
-            rc = fail(err, errlen, "/params: cannot read entry %llu", (unsigned long long)i);
+            rc = errf(err, errlen, "/params: cannot read entry %llu", (unsigned long long)i);
             break;
         }
         int li = net_find(net, name);
         if (li <= 0 || net->layers[li].n_params == 0) {
-            rc = fail(err, errlen, "/params/%s: no layer in /graph/nodes has parameters by that name",
+            rc = errf(err, errlen, "/params/%s: no layer in /graph/nodes has parameters by that name",
                       name);
             break;
         }
@@ -786,15 +775,15 @@ static int check_no_extra_params(hid_t file, Net *net, char *err, size_t errlen)
         hid_t g = H5Gopen2(params, name, H5P_DEFAULT);
         H5G_info_t gi;
         if (g < 0 || H5Gget_info(g, &gi) < 0) {
-            rc = fail(err, errlen, "/params/%s: not a readable group", name);
+            rc = errf(err, errlen, "/params/%s: not a readable group", name);
         } else {
             for (hsize_t k = 0; rc == 0 && k < gi.nlinks; k++) {
                 char pname[256];
                 if (link_name(g, k, pname, sizeof pname) != 0)
-                    rc = fail(err, errlen, "/params/%s: cannot read entry %llu", name,
+                    rc = errf(err, errlen, "/params/%s: cannot read entry %llu", name,
                               (unsigned long long)k);
                 else if (!layer_param(l, pname))
-                    rc = fail(err, errlen, "/params/%s/%s: layer %s (%s) has no parameter %s",
+                    rc = errf(err, errlen, "/params/%s/%s: layer %s (%s) has no parameter %s",
                               name, pname, name, op_table[l->type]->name, pname);
             }
         }
@@ -818,11 +807,11 @@ static herr_t train_attr(hid_t loc, const char *name, const H5A_info_t *info, vo
     char value[256], why[NN_ERR_MAX];
     int r = read_attr_str(loc, "/train/", name, value, sizeof value, why, sizeof why);
     if (r != 0) {
-        fail(it->err, it->errlen, "%s", r > 0 ? "cannot read /train" : why);
+        errf(it->err, it->errlen, "%s", r > 0 ? "cannot read /train" : why);
         return -1;
     }
     if (train_key_set(it->t, name, value, why, sizeof why) != 0) {
-        fail(it->err, it->errlen, "/train %s: %s", name, why);
+        errf(it->err, it->errlen, "/train %s: %s", name, why);
         return -1;
     }
     return 0;
@@ -835,7 +824,7 @@ static int read_train(hid_t file, TrainConfig *t, char *err, size_t errlen)
         return 0; /* no recipe stored: the defaults */
     hid_t g = ex < 0 ? -1 : H5Gopen2(file, "train", H5P_DEFAULT);
     if (g < 0)
-        return fail(err, errlen, "/train: not a readable group");
+        return errf(err, errlen, "/train: not a readable group");
     err[0] = '\0';
     TrainIter it = {t, err, errlen};
     hsize_t idx = 0;
@@ -843,20 +832,10 @@ static int read_train(hid_t file, TrainConfig *t, char *err, size_t errlen)
     H5Gclose(g);
     if (r < 0) {
         if (!err[0])
-            fail(err, errlen, "/train: cannot read its attributes");
+            errf(err, errlen, "/train: cannot read its attributes");
         return -1;
     }
     return 0;
-}
-
-static void file_stem(const char *path, char *out, size_t len)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    snprintf(out, len, "%s", base);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out)
-        *dot = '\0';
 }
 
 /* The body of model_load; messages come without the file name. */
@@ -865,14 +844,14 @@ static int load_file(hid_t file, const char *path, Model *m, char *err, size_t e
     int64_t version = 0;
     int r = read_attr_num(file, "/", "format_version", H5T_NATIVE_INT64, &version, 1, err, errlen);
     if (r > 0)
-        return fail(err, errlen, "missing attribute format_version (not an nnbench model file?)");
+        return errf(err, errlen, "missing attribute format_version (not an nnbench model file?)");
     if (r < 0)
         return -1;
     if (version != MODEL_FORMAT_VERSION)
-        return fail(err, errlen, "format_version %lld not supported (this nnbench reads %d)",
+        return errf(err, errlen, "format_version %lld not supported (this nnbench reads %d)",
                     (long long)version, MODEL_FORMAT_VERSION);
 
-    file_stem(path, m->name, sizeof m->name);
+    path_stem(path, m->name, sizeof m->name);
     if (read_attr_str(file, "/", "name", m->name, sizeof m->name, err, errlen) < 0 ||
         read_attr_str(file, "/", "dataset", m->dataset, sizeof m->dataset, err, errlen) < 0 ||
         read_attr_str(file, "/", "trained_on", m->trained_on, sizeof m->trained_on, err, errlen) < 0 ||
@@ -894,22 +873,22 @@ static int load_file(hid_t file, const char *path, Model *m, char *err, size_t e
     /* /graph */
     htri_t ex = H5Lexists(file, "graph", H5P_DEFAULT);
     if (ex <= 0)
-        return fail(err, errlen, "missing /graph");
+        return errf(err, errlen, "missing /graph");
     hid_t g = H5Gopen2(file, "graph", H5P_DEFAULT);
     if (g < 0)
-        return fail(err, errlen, "/graph: not a readable group");
+        return errf(err, errlen, "/graph: not a readable group");
     int shape[3] = {0, 0, 0};
     char output[NODE_NAME] = "";
     r = read_attr_num(g, "/graph/", "input_shape", H5T_NATIVE_INT, shape, 3, err, errlen);
     if (r > 0)
-        fail(err, errlen, "missing attribute /graph/input_shape");
+        errf(err, errlen, "missing attribute /graph/input_shape");
     int r2 = r ? 0 : read_attr_str(g, "/graph/", "output", output, sizeof output, err, errlen);
     H5Gclose(g);
     if (r || r2 < 0)
         return -1;
     for (int k = 0; k < 3; k++)
         if (shape[k] < 1 || shape[k] > 65536)
-            return fail(err, errlen, "/graph/input_shape: %d,%d,%d is not a valid C,H,W", shape[0],
+            return errf(err, errlen, "/graph/input_shape: %d,%d,%d is not a valid C,H,W", shape[0],
                         shape[1], shape[2]);
 
     NodeRow *rows = NULL;
@@ -919,7 +898,7 @@ static int load_file(hid_t file, const char *path, Model *m, char *err, size_t e
     Net *net = net_create((Shape){shape[0], shape[1], shape[2]});
     int rc = -1;
     if (!net) {
-        fail(err, errlen, "out of memory");
+        errf(err, errlen, "out of memory");
         goto out;
     }
     for (int i = 0; i < n; i++)
@@ -927,14 +906,14 @@ static int load_file(hid_t file, const char *path, Model *m, char *err, size_t e
             goto out;
     char why[NN_ERR_MAX];
     if (net_finalize(net, why, sizeof why) != 0) {
-        fail(err, errlen, "/graph: %s", why);
+        errf(err, errlen, "/graph: %s", why);
         goto out;
     }
     for (int i = 0; i < n; i++) {
         const Layer *l = &net->layers[i + 1];
         const int *s = rows[i].out_shape;
         if (s[0] != l->out_shape.c || s[1] != l->out_shape.h || s[2] != l->out_shape.w) {
-            fail(err, errlen, "/graph/nodes %s: out_shape %dx%dx%d stored, but the layer gives %dx%dx%d",
+            errf(err, errlen, "/graph/nodes %s: out_shape %dx%dx%d stored, but the layer gives %dx%dx%d",
                  l->name, s[0], s[1], s[2], l->out_shape.c, l->out_shape.h, l->out_shape.w);
             goto out;
         }
@@ -942,7 +921,7 @@ static int load_file(hid_t file, const char *path, Model *m, char *err, size_t e
     if (output[0]) {
         int o = net_find(net, output);
         if (o <= 0) {
-            fail(err, errlen, "/graph output: '%s' is not a layer", output);
+            errf(err, errlen, "/graph output: '%s' is not a layer", output);
             goto out;
         }
         net->output = o;
@@ -972,21 +951,21 @@ int model_load(const char *path, Model *m, char *err, size_t errlen)
     h5_quiet();
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        return errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
     struct stat st;
     int st_rc = fstat(fileno(f), &st);
     int e = st_rc != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
     fclose(f);
     if (e)
-        return fail(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        return errf(err, errlen, "%s: cannot read: %s", path, strerror(e));
     if (H5Fis_hdf5(path) <= 0)
-        return fail(err, errlen, "%s: not an HDF5 file", path);
+        return errf(err, errlen, "%s: not an HDF5 file", path);
     hid_t fapl = strong_fapl(0);
     hid_t file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (fapl >= 0)
         H5Pclose(fapl);
     if (file < 0)
-        return fail(err, errlen, "%s: damaged or truncated HDF5 file (cannot open it)", path);
+        return errf(err, errlen, "%s: damaged or truncated HDF5 file (cannot open it)", path);
     char why[NN_ERR_MAX + 256];
     why[0] = '\0';
     int rc = load_file(file, path, m, why, sizeof why);
@@ -994,7 +973,7 @@ int model_load(const char *path, Model *m, char *err, size_t errlen)
     if (rc != 0) {
         model_free(m);
         m->accuracy = -1;
-        return fail(err, errlen, "%s: %s", path, why);
+        return errf(err, errlen, "%s: %s", path, why);
     }
     return 0;
 }

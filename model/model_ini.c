@@ -14,29 +14,6 @@
 #include "../datasets/datasets.h"
 #include "model.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-/* Appends to a message being built in pieces; truncates silently. */
-static void append(char *buf, size_t len, const char *fmt, ...)
-{
-    size_t used = strlen(buf);
-    if (used + 1 >= len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + used, len - used, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------------------------------ iniparser's own errors */
 
 /* iniparser reports syntax errors through a global callback; it is pointed
@@ -67,7 +44,7 @@ static void describe_ini_error(const char *path, char *err, size_t errlen)
         char text[256];
         snprintf(text, sizeof text, "%s", arrow + 3);
         text[strcspn(text, "\r\n")] = '\0';
-        fail(err, errlen, "%s: line %d: syntax error: '%s'", path, line, text);
+        errf(err, errlen, "%s: line %d: syntax error: '%s'", path, line, text);
         return;
     }
     char text[sizeof ini_error];
@@ -75,7 +52,7 @@ static void describe_ini_error(const char *path, char *err, size_t errlen)
     for (char *p = text; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    fail(err, errlen, "%s: %s", path, text);
+    errf(err, errlen, "%s: %s", path, text);
 }
 
 /* ------------------------------------------------------------ pre-scan */
@@ -169,14 +146,14 @@ static int prescan(FILE *f, const char *path, char *err, size_t errlen)
             size_t len = (size_t)(close - p - 1);
             char name[128];
             if (len >= sizeof name) {
-                rc = fail(err, errlen, "%s: line %d: section name too long", path, lineno);
+                rc = errf(err, errlen, "%s: line %d: section name too long", path, lineno);
                 break;
             }
             memcpy(name, p + 1, len);
             name[len] = '\0';
             trim_lower(name);
             if (!name_ok(name) || strlen(name) >= NN_NAME_MAX) {
-                rc = fail(err, errlen,
+                rc = errf(err, errlen,
                           "%s: line %d: [%s]: a section name must have 1 to %d letters, digits, "
                           "'_', '-' or '.'",
                           path, lineno, name, NN_NAME_MAX - 1);
@@ -184,12 +161,12 @@ static int prescan(FILE *f, const char *path, char *err, size_t errlen)
             }
             int i = seen_find(secs, n_secs, name);
             if (i >= 0) {
-                rc = fail(err, errlen, "%s: line %d: [%s] appears twice (first at line %d)", path,
+                rc = errf(err, errlen, "%s: line %d: [%s] appears twice (first at line %d)", path,
                           lineno, name, secs[i].line);
                 break;
             }
             if (seen_add(&secs, &n_secs, &cap_secs, name, lineno) != 0) {
-                rc = fail(err, errlen, "%s: out of memory", path);
+                rc = errf(err, errlen, "%s: out of memory", path);
                 break;
             }
             snprintf(section, sizeof section, "%s", name);
@@ -207,23 +184,23 @@ static int prescan(FILE *f, const char *path, char *err, size_t errlen)
         key[len] = '\0';
         trim_lower(key);
         if (!section[0]) {
-            rc = fail(err, errlen, "%s: line %d: key '%s' comes before any [section]", path,
+            rc = errf(err, errlen, "%s: line %d: key '%s' comes before any [section]", path,
                       lineno, key);
             break;
         }
         int i = seen_find(keys, n_keys, key);
         if (i >= 0) {
-            rc = fail(err, errlen, "%s: line %d: [%s] %s: given twice (first at line %d)", path,
+            rc = errf(err, errlen, "%s: line %d: [%s] %s: given twice (first at line %d)", path,
                       lineno, section, key, keys[i].line);
             break;
         }
         if (seen_add(&keys, &n_keys, &cap_keys, key, lineno) != 0) {
-            rc = fail(err, errlen, "%s: out of memory", path);
+            rc = errf(err, errlen, "%s: out of memory", path);
             break;
         }
     }
     if (rc == 0 && ferror(f))
-        rc = fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        rc = errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
     free(line);
     free(secs);
     free(keys);
@@ -321,13 +298,13 @@ static int read_model_section(dictionary *d, const char *path, ModelKeys *mk, ch
 {
     SecKeys k;
     if (sec_keys(d, "model", &k) != 0)
-        return fail(err, errlen, "%s: out of memory", path);
+        return errf(err, errlen, "%s: out of memory", path);
     int rc = 0;
     for (int i = 0; i < k.n && rc == 0; i++) {
         const char *key = key_name(&k, i), *val = key_value(d, &k, i);
         if (!strcmp(key, "name")) {
             if (!name_ok(val) || strlen(val) >= sizeof mk->name)
-                rc = fail(err, errlen,
+                rc = errf(err, errlen,
                           "%s: [model] name: bad value '%s': expected 1 to %zu letters, digits, "
                           "'_', '-' or '.'",
                           path, val, sizeof mk->name - 1);
@@ -335,25 +312,25 @@ static int read_model_section(dictionary *d, const char *path, ModelKeys *mk, ch
                 snprintf(mk->name, sizeof mk->name, "%s", val);
         } else if (!strcmp(key, "dataset")) {
             if (!*val || strlen(val) >= sizeof mk->dataset)
-                rc = fail(err, errlen, "%s: [model] dataset: bad value '%s': expected a data set name",
+                rc = errf(err, errlen, "%s: [model] dataset: bad value '%s': expected a data set name",
                           path, val);
             else
                 snprintf(mk->dataset, sizeof mk->dataset, "%s", val);
         } else if (!strcmp(key, "input")) {
             if (parse_shape(val, &mk->input) != 0)
-                rc = fail(err, errlen,
+                rc = errf(err, errlen,
                           "%s: [model] input: bad value '%s': expected C,H,W (each 1..65536)", path,
                           val);
             mk->has_input = 1;
         } else if (!strcmp(key, "classes")) {
             long c;
             if (parse_int(val, 2, 1 << 20, &c) != 0)
-                rc = fail(err, errlen, "%s: [model] classes: bad value '%s': expected an integer in 2..%d",
+                rc = errf(err, errlen, "%s: [model] classes: bad value '%s': expected an integer in 2..%d",
                           path, val, 1 << 20);
             mk->classes = (int)c;
             mk->has_classes = 1;
         } else {
-            rc = fail(err, errlen, "%s: [model] %s: unknown key (known: name, dataset, input, classes)",
+            rc = errf(err, errlen, "%s: [model] %s: unknown key (known: name, dataset, input, classes)",
                       path, key);
         }
     }
@@ -366,7 +343,7 @@ static void list_datasets(char *buf, size_t len)
     buf[0] = '\0';
     const char *const *names = dataset_names();
     for (int i = 0; names && names[i]; i++)
-        append(buf, len, "%s%s", i ? ", " : "", names[i]);
+        errf_append(buf, len, "%s%s", i ? ", " : "", names[i]);
 }
 
 /* Input shape and class count: [model] input / classes, else the data set's. */
@@ -375,7 +352,7 @@ static int resolve_shape(const char *path, const char *override, ModelKeys *mk, 
 {
     if (override && *override) {
         if (strlen(override) >= sizeof mk->dataset)
-            return fail(err, errlen, "%s: data set name '%s' is too long", path, override);
+            return errf(err, errlen, "%s: data set name '%s' is too long", path, override);
         snprintf(mk->dataset, sizeof mk->dataset, "%s", override);
     }
     Shape ds_shape;
@@ -385,23 +362,23 @@ static int resolve_shape(const char *path, const char *override, ModelKeys *mk, 
         char names[256];
         list_datasets(names, sizeof names);
         if (!mk->dataset[0])
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "%s: [model] dataset: no data set given (set dataset = NAME, one of %s; or "
                         "input = C,H,W and classes = N)",
                         path, names);
         if (override && *override)
-            return fail(err, errlen, "%s: unknown data set '%s' (known: %s)", path, mk->dataset,
+            return errf(err, errlen, "%s: unknown data set '%s' (known: %s)", path, mk->dataset,
                         names);
-        return fail(err, errlen, "%s: [model] dataset: unknown data set '%s' (known: %s)", path,
+        return errf(err, errlen, "%s: [model] dataset: unknown data set '%s' (known: %s)", path,
                     mk->dataset, names);
     }
     if (known && mk->has_input &&
         (mk->input.c != ds_shape.c || mk->input.h != ds_shape.h || mk->input.w != ds_shape.w))
-        return fail(err, errlen, "%s: [model] input: %d,%d,%d does not match data set %s (%d,%d,%d)",
+        return errf(err, errlen, "%s: [model] input: %d,%d,%d does not match data set %s (%d,%d,%d)",
                     path, mk->input.c, mk->input.h, mk->input.w, mk->dataset, ds_shape.c,
                     ds_shape.h, ds_shape.w);
     if (known && mk->has_classes && mk->classes != ds_classes)
-        return fail(err, errlen, "%s: [model] classes: %d does not match data set %s (%d classes)",
+        return errf(err, errlen, "%s: [model] classes: %d does not match data set %s (%d classes)",
                     path, mk->classes, mk->dataset, ds_classes);
     if (known) {
         mk->input = ds_shape;
@@ -417,12 +394,12 @@ static int read_train_section(dictionary *d, const char *path, TrainConfig *t, c
 {
     SecKeys k;
     if (sec_keys(d, "train", &k) != 0)
-        return fail(err, errlen, "%s: out of memory", path);
+        return errf(err, errlen, "%s: out of memory", path);
     int rc = 0;
     for (int i = 0; i < k.n && rc == 0; i++) {
         char why[NN_ERR_MAX];
         if (train_key_set(t, key_name(&k, i), key_value(d, &k, i), why, sizeof why) != 0)
-            rc = fail(err, errlen, "%s: [train] %s: %s", path, key_name(&k, i), why);
+            rc = errf(err, errlen, "%s: [train] %s: %s", path, key_name(&k, i), why);
     }
     free(k.full);
     return rc;
@@ -437,7 +414,7 @@ static void list_ops(char *buf, size_t len)
     for (int t = 0; t < OP_COUNT; t++) {
         if (!op_table[t] || !op_table[t]->name || t == OP_INPUT)
             continue;
-        append(buf, len, "%s%s", first ? "" : ", ", op_table[t]->name);
+        errf_append(buf, len, "%s%s", first ? "" : ", ", op_table[t]->name);
         first = 0;
     }
 }
@@ -446,11 +423,11 @@ static int add_layer(dictionary *d, const char *path, const char *sec, const cha
                      char *err, size_t errlen)
 {
     if (!strcmp(sec, "input"))
-        return fail(err, errlen, "%s: [input]: the name 'input' is reserved for the network input",
+        return errf(err, errlen, "%s: [input]: the name 'input' is reserved for the network input",
                     path);
     SecKeys k;
     if (sec_keys(d, sec, &k) != 0)
-        return fail(err, errlen, "%s: out of memory", path);
+        return errf(err, errlen, "%s: out of memory", path);
     int rc = 0;
     const char *type = NULL, *inputs = NULL;
     for (int i = 0; i < k.n; i++) {
@@ -466,13 +443,13 @@ static int add_layer(dictionary *d, const char *path, const char *sec, const cha
     if (!type || !opname[0]) {
         char ops[512];
         list_ops(ops, sizeof ops);
-        rc = fail(err, errlen, "%s: [%s] type: missing (one of: %s)", path, sec, ops);
+        rc = errf(err, errlen, "%s: [%s] type: missing (one of: %s)", path, sec, ops);
         goto out;
     }
     if (!op || op->type == OP_INPUT) {
         char ops[512];
         list_ops(ops, sizeof ops);
-        rc = fail(err, errlen, "%s: [%s] type: unknown op '%s' (known: %s)", path, sec, type, ops);
+        rc = errf(err, errlen, "%s: [%s] type: unknown op '%s' (known: %s)", path, sec, type, ops);
         goto out;
     }
     LayerAttrs a;
@@ -483,7 +460,7 @@ static int add_layer(dictionary *d, const char *path, const char *sec, const cha
             continue;
         char why[NN_ERR_MAX];
         if (layer_attr_set(&a, op, key, key_value(d, &k, i), why, sizeof why) != 0)
-            rc = fail(err, errlen, "%s: [%s] %s: %s", path, sec, key, why);
+            rc = errf(err, errlen, "%s: [%s] %s: %s", path, sec, key, why);
     }
     if (rc)
         goto out;
@@ -494,7 +471,7 @@ static int add_layer(dictionary *d, const char *path, const char *sec, const cha
     int n_in = 0;
     snprintf(list, sizeof list, "%s", inputs ? inputs : prev);
     if (inputs && strlen(inputs) >= sizeof list) {
-        rc = fail(err, errlen, "%s: [%s] inputs: too long", path, sec);
+        rc = errf(err, errlen, "%s: [%s] inputs: too long", path, sec);
         goto out;
     }
     for (char *p = list; p;) {
@@ -503,16 +480,16 @@ static int add_layer(dictionary *d, const char *path, const char *sec, const cha
             *comma = '\0';
         trim_lower(p);
         if (!*p) {
-            rc = fail(err, errlen, "%s: [%s] inputs: bad value '%s': expected NAME[,NAME...] of "
+            rc = errf(err, errlen, "%s: [%s] inputs: bad value '%s': expected NAME[,NAME...] of "
                       "earlier layers", path, sec, inputs ? inputs : "");
             goto out;
         }
         if (net_find(net, p) < 0) {
-            rc = fail(err, errlen, "%s: [%s] inputs: '%s' is not an earlier layer", path, sec, p);
+            rc = errf(err, errlen, "%s: [%s] inputs: '%s' is not an earlier layer", path, sec, p);
             goto out;
         }
         if (n_in == NN_MAX_INPUTS) {
-            rc = fail(err, errlen, "%s: [%s] inputs: more than %d inputs", path, sec,
+            rc = errf(err, errlen, "%s: [%s] inputs: more than %d inputs", path, sec,
                       NN_MAX_INPUTS);
             goto out;
         }
@@ -521,16 +498,16 @@ static int add_layer(dictionary *d, const char *path, const char *sec, const cha
     }
     if (n_in < op->min_inputs || n_in > op->max_inputs) {
         if (op->min_inputs == op->max_inputs)
-            rc = fail(err, errlen, "%s: [%s] inputs: a %s layer takes %d input%s, not %d", path,
+            rc = errf(err, errlen, "%s: [%s] inputs: a %s layer takes %d input%s, not %d", path,
                       sec, op->name, op->min_inputs, op->min_inputs == 1 ? "" : "s", n_in);
         else
-            rc = fail(err, errlen, "%s: [%s] inputs: a %s layer takes %d to %d inputs, not %d",
+            rc = errf(err, errlen, "%s: [%s] inputs: a %s layer takes %d to %d inputs, not %d",
                       path, sec, op->name, op->min_inputs, op->max_inputs, n_in);
         goto out;
     }
     char why[NN_ERR_MAX];
     if (net_add(net, sec, op->type, &a, (const char *const *)names, n_in, why, sizeof why) != 0)
-        rc = fail(err, errlen, "%s: [%s]: %s", path, sec, why);
+        rc = errf(err, errlen, "%s: [%s]: %s", path, sec, why);
 out:
     free(k.full);
     return rc;
@@ -538,29 +515,19 @@ out:
 
 /* ---------------------------------------------------------------- main */
 
-static void file_stem(const char *path, char *out, size_t len)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    snprintf(out, len, "%s", base);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out)
-        *dot = '\0';
-}
-
 int model_from_ini(const char *path, const char *dataset, Model *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     m->accuracy = -1;
     FILE *f = fopen(path, "r");
     if (!f)
-        return fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        return errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
     struct stat st;
     int st_rc = fstat(fileno(f), &st);
     if (st_rc != 0 || S_ISDIR(st.st_mode)) {
         int e = st_rc != 0 ? errno : EISDIR;
         fclose(f);
-        return fail(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        return errf(err, errlen, "%s: cannot read: %s", path, strerror(e));
     }
     int rc = prescan(f, path, err, errlen);
     fclose(f);
@@ -580,7 +547,7 @@ int model_from_ini(const char *path, const char *dataset, Model *m, char *err, s
 
     ModelKeys mk;
     memset(&mk, 0, sizeof mk);
-    file_stem(path, mk.name, sizeof mk.name);
+    path_stem(path, mk.name, sizeof mk.name);
     Net *net = NULL;
     int n_sec = iniparser_getnsec(d), n_layers = 0;
     if ((rc = read_model_section(d, path, &mk, err, errlen)) != 0)
@@ -593,7 +560,7 @@ int model_from_ini(const char *path, const char *dataset, Model *m, char *err, s
 
     net = net_create(mk.input);
     if (!net) {
-        rc = fail(err, errlen, "%s: out of memory", path);
+        rc = errf(err, errlen, "%s: out of memory", path);
         goto out;
     }
     char prev[NN_NAME_MAX] = "input";
@@ -607,7 +574,7 @@ int model_from_ini(const char *path, const char *dataset, Model *m, char *err, s
         n_layers++;
     }
     if (n_layers == 0) {
-        rc = fail(err, errlen,
+        rc = errf(err, errlen,
                   "%s: no layers (expected [model], optionally [train], then one section per "
                   "layer)",
                   path);
@@ -615,12 +582,12 @@ int model_from_ini(const char *path, const char *dataset, Model *m, char *err, s
     }
     char why[NN_ERR_MAX];
     if (net_finalize(net, why, sizeof why) != 0) {
-        rc = fail(err, errlen, "%s: %s", path, why);
+        rc = errf(err, errlen, "%s: %s", path, why);
         goto out;
     }
     Shape out_shape = net_output_shape(net);
     if (shape_size(out_shape) != (size_t)mk.classes) {
-        rc = fail(err, errlen,
+        rc = errf(err, errlen,
                   "%s: [%s]: the last layer has %zu outputs (%dx%dx%d) but %s%s has %d classes",
                   path, prev, shape_size(out_shape), out_shape.c, out_shape.h, out_shape.w,
                   mk.dataset[0] ? "data set " : "the model", mk.dataset, mk.classes);

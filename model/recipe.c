@@ -73,28 +73,6 @@ static int trim_copy(const char *s, char *out, size_t len)
     return 0;
 }
 
-/* Parses up to `max` comma-separated finite numbers; returns how many, or -1. */
-static int parse_numbers(const char *s, double *out, int max)
-{
-    int n = 0;
-    const char *p = s;
-    for (;;) {
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno == ERANGE || !isfinite(v) || n == max)
-            return -1;
-        out[n++] = v;
-        while (*end == ' ' || *end == '\t')
-            end++;
-        if (*end == '\0')
-            return n;
-        if (*end != ',')
-            return -1;
-        p = end + 1;
-    }
-}
-
 static int in_range(const RecipeSpec *s, double v)
 {
     if (v > s->hi || v < s->lo || (s->lo_open && v <= s->lo))

@@ -19,17 +19,6 @@
 
 #define ZOO_DIRS 3
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static int is_file(const char *p)
 {
     struct stat st;
@@ -108,10 +97,10 @@ static void zoo_names(char dirs[ZOO_DIRS][PATH_MAX], int n_dirs, char *buf, size
 int model_resolve(const char *name_or_path, char *path, size_t pathlen, char *err, size_t errlen)
 {
     if (!name_or_path || !*name_or_path)
-        return fail(err, errlen, "no model given (a zoo name such as lenet5, or a .ini file)");
+        return errf(err, errlen, "no model given (a zoo name such as lenet5, or a .ini file)");
     if (is_file(name_or_path)) {
         if (strlen(name_or_path) >= pathlen)
-            return fail(err, errlen, "%s: path too long", name_or_path);
+            return errf(err, errlen, "%s: path too long", name_or_path);
         snprintf(path, pathlen, "%s", name_or_path);
         return 0;
     }
@@ -129,7 +118,7 @@ int model_resolve(const char *name_or_path, char *path, size_t pathlen, char *er
             int w = snprintf(cand, sizeof cand, "%s/%s.ini", dirs[i], stem);
             if (w > 0 && (size_t)w < sizeof cand && is_file(cand)) {
                 if (strlen(cand) >= pathlen)
-                    return fail(err, errlen, "%s: path too long", cand);
+                    return errf(err, errlen, "%s: path too long", cand);
                 snprintf(path, pathlen, "%s", cand);
                 return 0;
             }
@@ -140,14 +129,14 @@ int model_resolve(const char *name_or_path, char *path, size_t pathlen, char *er
     if (strchr(name_or_path, '/')) {
         struct stat st;
         const char *why = stat(name_or_path, &st) != 0 ? strerror(errno) : "not a regular file";
-        return fail(err, errlen, "%s: cannot read: %s (zoo models: %s)", name_or_path, why,
+        return errf(err, errlen, "%s: cannot read: %s (zoo models: %s)", name_or_path, why,
                     zoo[0] ? zoo : "none found");
     }
     if (!zoo[0])
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "unknown model '%s': not a file, and no zoo found (looked for configs/models "
                     "under the working directory and next to the nnbench executable)",
                     name_or_path);
-    return fail(err, errlen, "unknown model '%s': not a file nor a zoo model (zoo models: %s)",
+    return errf(err, errlen, "unknown model '%s': not a file nor a zoo model (zoo models: %s)",
                 name_or_path, zoo);
 }

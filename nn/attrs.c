@@ -79,28 +79,6 @@ static int list_has(const char *list, const char *key)
     return 0;
 }
 
-/* Parses up to `max` comma-separated numbers; returns how many, or -1. */
-static int parse_numbers(const char *s, double *out, int max)
-{
-    int n = 0;
-    const char *p = s;
-    for (;;) {
-        char *end;
-        errno = 0;
-        double v = strtod(p, &end);
-        if (end == p || errno || !isfinite(v) || n == max)
-            return -1;
-        out[n++] = v;
-        while (*end == ' ' || *end == '\t')
-            end++;
-        if (*end == '\0')
-            return n;
-        if (*end != ',')
-            return -1;
-        p = end + 1;
-    }
-}
-
 int layer_attr_set(LayerAttrs *a, const OpInfo *op, const char *key, const char *value,
                    char *err, size_t errlen)
 {

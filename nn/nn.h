@@ -21,6 +21,19 @@
 #define NN_MAX_PARAMS 4
 #define NN_ERR_MAX 512
 
+/* ------------------------------------------------------------------- text */
+
+/* Formats a one-line message into err (when non-NULL) and returns -1, so
+ * error paths read `return errf(err, errlen, "...", ...);`. */
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Appends to a message built in pieces; truncates silently. */
+void errf_append(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Parses up to `max` comma-separated finite numbers ("3", "1, 2.5"); returns
+ * how many, or -1 if the text is not such a list. */
+int parse_numbers(const char *s, double *out, int max);
+/* The file name of `path` without folders and its last extension ("a/b.ini" → "b"). */
+void path_stem(const char *path, char *out, size_t len);
+
 /* ------------------------------------------------------------------ shapes */
 
 typedef struct {

@@ -74,15 +74,11 @@ static int conv_setup(Layer *l, const Shape *in, int n_in, char *err, size_t err
     return 0;
 }
 
-/* He-normal weights (fan_in = in_c·kh·kw), zero bias. */
+/* PyTorch-default uniform weights and bias, fan_in = in_c·kh·kw. */
 static void conv_init(Layer *l, Rng *rng)
 {
-    Param *w = layer_param(l, "weight"), *b = layer_param(l, "bias");
-    float std = sqrtf(2.0f / (float)(w->dims[1] * w->dims[2] * w->dims[3]));
-    for (size_t i = 0; i < w->size; i++)
-        w->data[i] = std * rng_normal(rng);
-    if (b)
-        memset(b->data, 0, b->size * sizeof(float));
+    Param *w = layer_param(l, "weight");
+    init_fan_in_uniform(w, layer_param(l, "bias"), w->dims[1] * w->dims[2] * w->dims[3], rng);
 }
 
 /* ---------------------------------------------------------- scratch */

@@ -47,15 +47,11 @@ static int dense_setup(Layer *l, const Shape *in, int n_in, char *err, size_t er
     return 0;
 }
 
-/* He-normal weights, zero bias (calloc'd by layer_add_param, reset here for re-init). */
+/* PyTorch-default uniform weights and bias (see init_fan_in_uniform). */
 static void dense_init(Layer *l, Rng *rng)
 {
-    Param *w = layer_param(l, "weight"), *b = layer_param(l, "bias");
-    float std = sqrtf(2.0f / (float)w->dims[1]);
-    for (size_t i = 0; i < w->size; i++)
-        w->data[i] = std * rng_normal(rng);
-    if (b)
-        memset(b->data, 0, b->size * sizeof(float));
+    Param *w = layer_param(l, "weight");
+    init_fan_in_uniform(w, layer_param(l, "bias"), w->dims[1], rng);
 }
 
 static void dense_forward(Layer *l, Net *net, int batch, int train)

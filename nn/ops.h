@@ -12,6 +12,12 @@ extern const OpInfo op_input_info, op_dense_info, op_conv_info, op_maxpool_info,
 /* Output extent of a window op along one axis (floor or ceil mode), or -1 if empty. */
 int window_out_size(int in, int kernel, int stride, int pad_lo, int pad_hi, int ceil_mode);
 
+/* Fills a weight (and optional bias) with U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+ * PyTorch's default for conv and linear layers, so zoo recipes behave as they
+ * would there (He-normal made the first steps of BN-free or wide-headed nets
+ * diverge at the recipes' learning rates). */
+void init_fan_in_uniform(Param *w, Param *b, int fan_in, Rng *rng);
+
 /* Input layer `i` of l. */
 static inline Layer *layer_input(Net *net, const Layer *l, int i) { return &net->layers[l->inputs[i]]; }
 

@@ -14,5 +14,10 @@ for m in "$@"; do
     esac
     echo "== $m"
     # shellcheck disable=SC2086
-    "$NNBENCH" train $args --json -o "models/$m.h5" | tee -a models/zoo.jsonl
+    "$NNBENCH" train $args --json -o "models/$m.h5" >"models/.$m.json"
+    cat "models/.$m.json"
+    # models/zoo.jsonl keeps one line per model: its latest training.
+    { grep -v "\"file\":\"models/$m.h5\"" models/zoo.jsonl 2>/dev/null; cat "models/.$m.json"; } >models/zoo.jsonl.new
+    mv models/zoo.jsonl.new models/zoo.jsonl
+    rm -f "models/.$m.json"
 done
