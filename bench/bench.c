@@ -87,7 +87,8 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 
 /* How busy the machine was with other work during the run: the CPU time all
  * processes used (from /proc/stat, including time stolen by the hypervisor)
- * minus our own, as a share of the CPUs. The figures mean little above a few %. */
+ * minus our own, in CPUs on average. Figures are trustworthy only while this
+ * stays within the CPUs the benchmark leaves free. */
 typedef struct {
     double wall, busy, self; /* seconds */
 } CpuSnap;
@@ -98,9 +99,11 @@ static CpuSnap cpu_snap(void)
     FILE *f = fopen("/proc/stat", "r");
     unsigned long long v[8] = {0};
     if (f) {
+        /* user nice system idle iowait irq softirq steal */
         if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                   &v[4], &v[5], &v[6], &v[7]) == 8) /* user nice system idle iowait irq softirq steal */
-            s.busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
+                   &v[4], &v[5], &v[6], &v[7]) == 8)
+            s.busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
+                     (double)sysconf(_SC_CLK_TCK);
         fclose(f);
     }
     struct rusage ru;
@@ -110,15 +113,14 @@ static CpuSnap cpu_snap(void)
     return s;
 }
 
-/* Share (0..1) of all CPUs used by others between a and b; NAN if unknown. */
+/* CPUs (on average) used by other processes between a and b; NAN if unknown. */
 static double cpu_other(CpuSnap a, CpuSnap b)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    double span = (b.wall - a.wall) * (double)(ncpu > 0 ? ncpu : 1);
-    if (isnan(a.busy) || isnan(b.busy) || span <= 0)
+    double wall = b.wall - a.wall;
+    if (isnan(a.busy) || isnan(b.busy) || wall <= 0)
         return NAN;
     double other = (b.busy - a.busy) - (b.self - a.self);
-    return other < 0 ? 0 : other / span;
+    return other < 0 ? 0 : other / wall;
 }
 
 /* ------------------------------------------------------ PyTorch numbers */
@@ -138,7 +140,7 @@ typedef struct {
 typedef struct {
     char version[64];
     int threads;
-    double sgemm_gflops, other_cpu;
+    double sgemm_gflops, other_cpus;
     TorchResult res[MAX_MODELS];
     int n_res;
     TorchLayer *layers;
@@ -193,8 +195,8 @@ static int torch_load(const char *path, TorchRef *t)
                 t->threads = atoi(fld[2]);
             else if (!strcmp(fld[1], "sgemm_gflops"))
                 t->sgemm_gflops = field_num(fld[2]);
-            else if (!strcmp(fld[1], "other_cpu"))
-                t->other_cpu = field_num(fld[2]);
+            else if (!strcmp(fld[1], "other_cpus"))
+                t->other_cpus = field_num(fld[2]);
         } else if (n == 6 && !strcmp(fld[0], "result")) {
             TorchResult *r = torch_result(t, fld[1], 1);
             if (!r)
@@ -643,6 +645,7 @@ typedef struct {
     int train_iters, infer_iters;
     long params;
     float loss;
+    int omp_threads; /* OpenMP's thread count once the net is built */
 } Row;
 
 static void put_ips(double ips, double flop_per_img, double peak)
@@ -676,7 +679,7 @@ int main(int argc, char **argv)
     CpuSnap start = cpu_snap();
     TorchRef tr;
     memset(&tr, 0, sizeof tr);
-    tr.other_cpu = NAN;
+    tr.other_cpus = NAN;
     int have_torch = o.torch_file && torch_load(o.torch_file, &tr) == 0 && tr.n_res > 0;
 
     double peak = sgemm_peak(o.peak_size, 5);
@@ -694,6 +697,8 @@ int main(int argc, char **argv)
         r->infer_batch = b->infer_batch;
         r->mflop = net_flops(b->m.net) * 1e-6;
         r->params = (long)net_param_count(b->m.net);
+        /* Building the net must not change the thread count we benchmark at. */
+        r->omp_threads = omp_get_max_threads();
         double ts = time_median(train_step, b, &o, &r->train_iters);
         r->train_ips = b->train_batch / ts;
         r->loss = b->last_loss;
@@ -722,11 +727,15 @@ int main(int argc, char **argv)
     printf("timing: median over >= %d iterations and >= %.1f s after %d warm-up iterations "
            "(monotonic clock)\n",
            o.min_iters, o.min_time, o.warmup);
-    printf("other processes' share of the CPUs during the run: nnbench %.0f%%", 100 * other);
+    /* Our threads plus the others' must fit the machine, or the timings mix in waiting. */
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double spare = (double)(ncpu > 0 ? ncpu : 1) - o.threads + 0.1;
+    printf("CPUs used by other processes during the run (of %ld): nnbench %.2f", ncpu, other);
     if (have_torch)
-        printf(", PyTorch %.0f%%", 100 * tr.other_cpu);
-    printf("%s\n", other > 0.05 || (have_torch && tr.other_cpu > 0.05)
-                       ? " (a busy machine: figures are noisy)" : "");
+        printf(", PyTorch %.2f", tr.other_cpus);
+    printf("%s\n", other > spare || (have_torch && tr.other_cpus > spare)
+                       ? " -- more than the spare CPUs: the figures are disturbed, rerun on a quiet machine"
+                       : "");
     printf("OpenBLAS sgemm peak: %.1f GFLOP/s (%d^3, best of 5)", peak, o.peak_size);
     if (have_torch && tr.sgemm_gflops > 0)
         printf("; torch.mm same size: %.1f GFLOP/s", tr.sgemm_gflops);
@@ -768,6 +777,12 @@ int main(int argc, char **argv)
             printf("WARNING: %s: PyTorch built %ld trainable parameters, nnbench %ld: the "
                    "architectures differ.\n",
                    rows[k].name, t->params, rows[k].params);
+        if (rows[k].omp_threads != o.threads)
+            printf("WARNING: %s: after the net was built OpenMP runs %d thread%s, not %d: "
+                   "something in the library reset it (with OpenBLAS's OpenMP build, "
+                   "openblas_set_num_threads() also sets omp_set_num_threads()).\n",
+                   rows[k].name, rows[k].omp_threads, rows[k].omp_threads == 1 ? "" : "s",
+                   o.threads);
         if (!isfinite(rows[k].loss))
             printf("WARNING: %s: the training loss became %g during the benchmark.\n",
                    rows[k].name, (double)rows[k].loss);

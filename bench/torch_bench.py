@@ -10,7 +10,7 @@ prints TSV lines that nnbench-bench --torch reads:
     torch   version       VERSION
     torch   threads       N
     torch   sgemm_gflops  G              (torch.mm at --peak-size, best of 5)
-    torch   other_cpu     F              (share of the CPUs other processes used, 0..1)
+    torch   other_cpus    F              (CPUs other processes used on average)
     result  MODEL  train|infer  BATCH  IMAGES_PER_S  TRAINABLE_PARAMS
     layer   MODEL  LAYER  INFER_FWD_MS  TRAIN_FWD_MS  TRAIN_BWD_MS      (--profile)
 
@@ -101,12 +101,9 @@ class Conv(nn.Module):
         super().__init__()
         t, l, b, r = a["pad"]
         self.pre = None if (t == b and l == r) else (l, r, t, b)
+        # PyTorch's default initialisation is also nnbench's (nn/init.c).
         self.conv = nn.Conv2d(c_in, a["filters"], a["kernel"], a["stride"],
                               padding=(t, l) if self.pre is None else 0, bias=a["bias"])
-        # He-normal weights and zero bias, as nn/op_conv.c initialises them.
-        nn.init.kaiming_normal_(self.conv.weight, nonlinearity="relu")
-        if self.conv.bias is not None:
-            nn.init.zeros_(self.conv.bias)
 
     def forward(self, x):
         return self.conv(x if self.pre is None else F.pad(x, self.pre))
@@ -118,9 +115,6 @@ class Dense(nn.Module):
     def __init__(self, fan_in, a):
         super().__init__()
         self.fc = nn.Linear(fan_in, a["units"], bias=a["bias"])
-        nn.init.kaiming_normal_(self.fc.weight, nonlinearity="relu")
-        if self.fc.bias is not None:
-            nn.init.zeros_(self.fc.bias)
 
     def forward(self, x):
         return self.fc(x.flatten(1))[:, :, None, None]
@@ -383,9 +377,10 @@ def cpu_snap():
 
 
 def cpu_other(a, b):
-    span = (b[0] - a[0]) * (os.cpu_count() or 1)
+    """CPUs other processes used on average between two snapshots."""
+    wall = b[0] - a[0]
     other = (b[1] - a[1]) - (b[2] - a[2])
-    return max(other, 0.0) / span if span > 0 else float("nan")
+    return max(other, 0.0) / wall if wall > 0 else float("nan")
 
 
 def sgemm_gflops(n, reps=5):
@@ -508,7 +503,7 @@ def main():
     except IniError as e:
         print(f"torch_bench.py: {e}", file=sys.stderr)
         return 2
-    print(f"torch\tother_cpu\t{cpu_other(start, cpu_snap()):.4f}", file=out)
+    print(f"torch\tother_cpus\t{cpu_other(start, cpu_snap()):.4f}", file=out)
     return 0
 
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "ops.h"
 
@@ -13,7 +14,11 @@ Net *net_create(Shape input)
     /* OpenMP is the one thread pool: layers split batches across OpenMP
      * threads and call single-threaded sgemm inside, so OpenBLAS must not
      * start threads of its own (they would spin against ours on few cores). */
+    /* OpenBLAS's OpenMP build also lowers OpenMP's own thread count here,
+     * so keep ours and put it back. */
+    int threads = omp_get_max_threads();
     openblas_set_num_threads(1);
+    omp_set_num_threads(threads);
     Net *net = calloc(1, sizeof *net);
     if (!net)
         return NULL;

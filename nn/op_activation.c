@@ -1,8 +1,7 @@
 /* Element-wise activations: relu, leaky relu, sigmoid, tanh.
  *
- * One driver walks the tensors; each op supplies f(x) and f'(x) (given x and
- * y = f(x), so sigmoid and tanh reuse their output). The helpers are static
- * inline and passed as constants, so the compiler specialises each loop. */
+ * One pair of loop macros walks the tensors; each op supplies f(x) and f'(x)
+ * (given x and y = f(x), so sigmoid and tanh reuse their output). */
 #include <math.h>
 
 #include "ops.h"
@@ -10,8 +9,6 @@
 /* Below this many elements a parallel region costs more than it saves. */
 #define PAR_MIN 32768
 
-typedef float (*ActFn)(float x, float alpha);
-typedef float (*ActGrad)(float x, float y, float alpha);
 
 static inline float relu_f(float x, float a) { (void)a; return x > 0 ? x : 0; }
 static inline float relu_g(float x, float y, float a) { (void)y, (void)a; return x > 0 ? 1.0f : 0.0f; }
@@ -30,29 +27,32 @@ static inline float sigmoid_g(float x, float y, float a) { (void)x, (void)a; ret
 static inline float tanh_f(float x, float a) { (void)a; return tanhf(x); }
 static inline float tanh_g(float x, float y, float a) { (void)x, (void)a; return 1.0f - y * y; }
 
-static inline void act_forward(Layer *l, Net *net, int batch, ActFn f)
-{
-    const float *x = layer_input(net, l, 0)->out;
-    float *y = l->out;
-    const float a = l->a.alpha;
-    size_t n = (size_t)batch * shape_size(l->out_shape);
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++)
-        y[i] = f(x[i], a);
-}
+/* The loops are macros, not functions taking f: OpenMP outlines the loop
+ * body, and a function pointer passed through it stays an indirect call per
+ * element, which blocks vectorisation (seen as 5-30x slower than PyTorch). */
+#define ACT_FORWARD(l, net, batch, F)                                                              \
+    do {                                                                                           \
+        const float *x_ = layer_input(net, l, 0)->out;                                             \
+        float *y_ = (l)->out;                                                                      \
+        const float a_ = (l)->a.alpha;                                                             \
+        size_t n_ = (size_t)(batch) * shape_size((l)->out_shape);                                  \
+        _Pragma("omp parallel for simd schedule(static) if (n_ >= PAR_MIN)")                      \
+        for (size_t i = 0; i < n_; i++)                                                            \
+            y_[i] = F(x_[i], a_);                                                                  \
+    } while (0)
 
 /* Adds into the input's dout: the input may feed other layers too. */
-static inline void act_backward(Layer *l, Net *net, int batch, ActGrad g)
-{
-    Layer *in = layer_input(net, l, 0);
-    const float *x = in->out, *y = l->out, *dy = l->dout;
-    float *dx = in->dout;
-    const float a = l->a.alpha;
-    size_t n = (size_t)batch * shape_size(l->out_shape);
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++)
-        dx[i] += dy[i] * g(x[i], y[i], a);
-}
+#define ACT_BACKWARD(l, net, batch, G)                                                             \
+    do {                                                                                           \
+        Layer *in_ = layer_input(net, l, 0);                                                       \
+        const float *x_ = in_->out, *y_ = (l)->out, *dy_ = (l)->dout;                              \
+        float *dx_ = in_->dout;                                                                    \
+        const float a_ = (l)->a.alpha;                                                             \
+        size_t n_ = (size_t)(batch) * shape_size((l)->out_shape);                                  \
+        _Pragma("omp parallel for simd schedule(static) if (n_ >= PAR_MIN)")                      \
+        for (size_t i = 0; i < n_; i++)                                                            \
+            dx_[i] += dy_[i] * G(x_[i], y_[i], a_);                                                \
+    } while (0)
 
 static int act_setup(Layer *l, const Shape *in, int n_in, char *err, size_t errlen)
 {
@@ -66,9 +66,9 @@ static int act_setup(Layer *l, const Shape *in, int n_in, char *err, size_t errl
     static void id##_forward(Layer *l, Net *net, int batch, int train)                             \
     {                                                                                              \
         (void)train;                                                                               \
-        act_forward(l, net, batch, F);                                                             \
+        ACT_FORWARD(l, net, batch, F);                                                             \
     }                                                                                              \
-    static void id##_backward(Layer *l, Net *net, int batch) { act_backward(l, net, batch, G); }  \
+    static void id##_backward(Layer *l, Net *net, int batch) { ACT_BACKWARD(l, net, batch, G); }  \
     const OpInfo op_##id##_info = {NAME, str, 1, 1, attrs, act_setup, NULL, id##_forward,          \
                                    id##_backward, NULL};
 
