@@ -13,9 +13,8 @@ Net *net_create(Shape input)
 {
     /* OpenMP is the one thread pool: layers split batches across OpenMP
      * threads and call single-threaded sgemm inside, so OpenBLAS must not
-     * start threads of its own (they would spin against ours on few cores). */
-    /* OpenBLAS's OpenMP build also lowers OpenMP's own thread count here,
-     * so keep ours and put it back. */
+     * start threads of its own (they would spin against ours on few cores).
+     * Its OpenMP build also lowers OpenMP's thread count there, so restore it. */
     int threads = omp_get_max_threads();
     openblas_set_num_threads(1);
     omp_set_num_threads(threads);
