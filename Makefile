@@ -24,6 +24,15 @@ MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libnnbench.a
 BIN       := $(BUILD)/nnbench
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+NODE_TESTS := $(BUILD)/onnx-node-tests
+
+# The ONNX protobuf code is generated from the onnx.proto Debian's libonnx-dev ships.
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+GEN        := $(BUILD)/gen
+PB_C       := $(GEN)/onnx/onnx.pb-c.c
+PB_H       := $(GEN)/onnx/onnx.pb-c.h
+PB_OBJ     := $(GEN)/onnx/onnx.pb-c.o
+LIB_OBJS   += $(PB_OBJ)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 # OpenBLAS built on OpenMP shares one thread pool with our own OpenMP loops;
@@ -34,17 +43,18 @@ HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null)
 
 CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -D_GNU_SOURCE -DNNBENCH_VERSION='"$(VERSION)"' \
-           -I. $(HDF5_CFLAGS) -I$(BLAS_DIR:/usr/lib/%=/usr/include/%) -MMD -MP
-LDLIBS  += $(HDF5_LIBS) -liniparser -lcsv -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lz -lm -fopenmp
+           -I. -I$(GEN) $(HDF5_CFLAGS) -I$(BLAS_DIR:/usr/lib/%=/usr/include/%) -MMD -MP
+LDLIBS  += $(HDF5_LIBS) -lprotobuf-c -liniparser -lcsv -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lz -lm -fopenmp
 
 
 # Debian packages the project needs (build, test, data). python3-torch is only for `make bench`.
 DEB_PKGS := build-essential pkg-config clang libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
             libcsv-dev gnuplot-nox libcmocka-dev libiniparser-dev libopenblas-openmp-dev \
-            protobuf-c-compiler libprotobuf-c-dev libonnx-dev zlib1g-dev dataset-fashion-mnist
+            protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata zlib1g-dev \
+            dataset-fashion-mnist
 BENCH_PKGS := python3-torch python3-numpy
 
-.PHONY: all deps bench-deps run test unit unit-asan e2e clang-check bench zoo install clean
+.PHONY: all deps bench-deps run test unit unit-asan node-tests e2e clang-check bench zoo install clean
 
 all: $(BIN)
 
@@ -65,6 +75,16 @@ bench-deps: deps
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(PB_C) $(PB_H): $(ONNX_PROTO)
+	@mkdir -p $(GEN)
+	protoc-c -I$(dir $(ONNX_PROTO)).. --c_out=$(GEN) onnx/onnx.proto
+
+$(PB_OBJ): $(PB_C)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# Every object may include the generated header.
+$(filter-out $(PB_OBJ),$(LIB_OBJS)) $(MAIN_OBJ): | $(PB_H)
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -87,14 +107,21 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
 
 unit-asan:
-	@$(MAKE) --no-print-directory SAN=1 unit
+	@$(MAKE) --no-print-directory SAN=1 unit node-tests
+
+# ONNX's own backend node tests through the importer and the float executor.
+$(NODE_TESTS): tests/onnx/node_tests.c $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+node-tests: $(NODE_TESTS)
+	@./$(NODE_TESTS)
 
 # The tree must also compile without warnings under clang.
-clang-check:
+clang-check: $(PB_H)
 	@command -v clang >/dev/null || { echo "clang-check: clang not installed, skipped"; exit 0; }; \
-	for f in $(SRCS) $(UNIT_SRCS); do \
+	for f in $(SRCS) $(UNIT_SRCS) tests/onnx/node_tests.c; do \
 	    clang $(filter-out -MMD -MP,$(CFLAGS)) -fsyntax-only $$f || exit 1; done; \
-	echo "clang-check: $(words $(SRCS) $(UNIT_SRCS)) files clean"
+	echo "clang-check: $(words $(SRCS) $(UNIT_SRCS) tests/onnx/node_tests.c) files clean"
 
 e2e: $(BIN)
 	@NNBENCH=./$(BIN) sh tests/e2e/run.sh
@@ -104,6 +131,7 @@ test: deps
 	@$(MAKE) --no-print-directory clang-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory node-tests
 	@$(MAKE) --no-print-directory e2e
 
 bench: bench-deps

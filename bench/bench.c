@@ -376,10 +376,11 @@ typedef struct {
 static void forward_timed(Net *net, const float *x, int batch, int train, double *t)
 {
     Layer *in = &net->layers[0];
-    memcpy(in->out, x, sizeof(float) * (size_t)batch * shape_size(in->out_shape));
+    memcpy(in->out, x, sizeof(float) * (size_t)batch * layer_size(in));
     for (int i = 1; i <= net->output; i++) {
         double t0 = now();
-        op_table[net->layers[i].type]->forward(&net->layers[i], net, batch, train);
+        Layer *l = &net->layers[i];
+        op_table[l->type]->forward(l, net, batch * l->outer, train);
         t[i] = now() - t0;
     }
 }
@@ -391,14 +392,15 @@ static void backward_timed(Net *net, const float *dlogits, int batch, double *t,
     net_zero_grads(net);
     for (int i = 0; i < net->output; i++) {
         Layer *l = &net->layers[i];
-        memset(l->dout, 0, sizeof(float) * (size_t)batch * shape_size(l->out_shape));
+        memset(l->dout, 0, sizeof(float) * (size_t)batch * layer_size(l));
     }
     Layer *out = &net->layers[net->output];
-    memcpy(out->dout, dlogits, sizeof(float) * (size_t)batch * shape_size(out->out_shape));
+    memcpy(out->dout, dlogits, sizeof(float) * (size_t)batch * layer_size(out));
     *zero = now() - t0;
     for (int i = net->output; i >= 1; i--) {
         t0 = now();
-        op_table[net->layers[i].type]->backward(&net->layers[i], net, batch);
+        Layer *l = &net->layers[i];
+        op_table[l->type]->backward(l, net, batch * l->outer);
         t[i] = now() - t0;
     }
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../compiler/compiler.h"
 #include "../datasets/datasets.h"
 #include "../model/model.h"
 #include "harness.h"
@@ -41,28 +42,37 @@ int cmd_eval(int argc, char **argv)
             file = o;
     }
     if (!file)
-        return fail(EXIT_USAGE, "eval", "a MODEL.h5 file is required");
+        return fail(EXIT_USAGE, "eval", "a MODEL.h5 or MODEL.onnx file is required");
+    int onnx = is_onnx_path(file);
+    if (onnx && !dataset)
+        return fail(EXIT_USAGE, "eval", "%s: an ONNX file does not name its data set: give --dataset", file);
 
     Model m;
     Dataset ds;
     memset(&m, 0, sizeof m);
     memset(&ds, 0, sizeof ds);
     int rc;
-    if (model_load(file, &m, err, sizeof err)) {
+    /* An ONNX model is imported for the data set's image shape (NCHW or NHWC). */
+    if (onnx && dataset_load(dataset, SPLIT_TEST, &ds, err, sizeof err)) {
+        rc = fail(EXIT_USAGE, "eval", "%s", err);
+        goto done;
+    }
+    OnnxOptions opt = {.has_data_shape = 1, .data_shape = ds.shape};
+    if (onnx ? onnx_import(file, &opt, &m, err, sizeof err) : model_load(file, &m, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "eval", "%s", err);
         goto done;
     }
     if (!dataset)
         dataset = m.dataset;
-    if (dataset_load(dataset, SPLIT_TEST, &ds, err, sizeof err)) {
+    if (!onnx && dataset_load(dataset, SPLIT_TEST, &ds, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "eval", "%s", err);
         goto done;
     }
     if (shape_size(ds.shape) != shape_size(net_input_shape(m.net)) ||
-        ds.classes != (int)shape_size(net_output_shape(m.net))) {
+        ds.classes != (int)net_output_size(m.net)) {
         Shape in = net_input_shape(m.net);
         rc = fail(EXIT_USAGE, "eval", "%s: model takes %dx%dx%d inputs and has %zu outputs; %s has %dx%dx%d images and %d classes",
-                  file, in.c, in.h, in.w, shape_size(net_output_shape(m.net)), dataset, ds.shape.c,
+                  file, in.c, in.h, in.w, net_output_size(m.net), dataset, ds.shape.c,
                   ds.shape.h, ds.shape.w, ds.classes);
         goto done;
     }

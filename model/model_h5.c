@@ -934,7 +934,7 @@ static int load_file(hid_t file, const char *path, Model *m, char *err, size_t e
     }
     if (check_no_extra_params(file, net, err, errlen) != 0)
         goto out;
-    m->classes = (int)shape_size(net_output_shape(net));
+    m->classes = (int)net_output_size(net);
     m->net = net;
     net = NULL;
     rc = 0;

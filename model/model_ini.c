@@ -465,16 +465,19 @@ static int add_layer(dictionary *d, const char *path, const char *sec, const cha
     if (rc)
         goto out;
 
-    /* inputs: comma-separated earlier layers; default: the previous one. */
+    /* inputs: comma-separated earlier layers; default: the previous one
+     * (none for an op that takes none, such as constant). */
     char list[1024];
     char *names[NN_MAX_INPUTS];
     int n_in = 0;
     snprintf(list, sizeof list, "%s", inputs ? inputs : prev);
+    if (!inputs && op->max_inputs == 0)
+        list[0] = '\0';
     if (inputs && strlen(inputs) >= sizeof list) {
         rc = errf(err, errlen, "%s: [%s] inputs: too long", path, sec);
         goto out;
     }
-    for (char *p = list; p;) {
+    for (char *p = *list ? list : NULL; p;) {
         char *comma = strchr(p, ',');
         if (comma)
             *comma = '\0';
@@ -586,10 +589,10 @@ int model_from_ini(const char *path, const char *dataset, Model *m, char *err, s
         goto out;
     }
     Shape out_shape = net_output_shape(net);
-    if (shape_size(out_shape) != (size_t)mk.classes) {
+    if (net_output_size(net) != (size_t)mk.classes) {
         rc = errf(err, errlen,
                   "%s: [%s]: the last layer has %zu outputs (%dx%dx%d) but %s%s has %d classes",
-                  path, prev, shape_size(out_shape), out_shape.c, out_shape.h, out_shape.w,
+                  path, prev, net_output_size(net), out_shape.c, out_shape.h, out_shape.w,
                   mk.dataset[0] ? "data set " : "the model", mk.dataset, mk.classes);
         goto out;
     }

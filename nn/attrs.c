@@ -1,6 +1,7 @@
 /* Layer attributes as text: one table maps each key to how it is parsed and
  * printed, so model INI files, model HDF5 files and error messages agree. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,40 +22,66 @@ void layer_attrs_default(LayerAttrs *a, OpType t)
     a->eps = 1e-5f;
     a->momentum = 0.1f;
     a->rate = 0.5f;
+    a->lo = -FLT_MAX; /* clip: unbounded until set */
+    a->hi = FLT_MAX;
     if (t == OP_LRN)
         a->alpha = 1e-4f;
     if (t == OP_MAXPOOL || t == OP_AVGPOOL)
         a->kernel_h = a->kernel_w = a->stride_h = a->stride_w = 2;
 }
 
-typedef enum { A_INT, A_PAIR, A_PADS, A_BOOL, A_FLOAT } AttrKind;
+/* A_LIST: an IntList written "2,3,4", or "none" (also "") when empty.
+ * A_ENUM: an int chosen by name from `names` ("add|sub|..." → 0, 1, ...). */
+typedef enum { A_INT, A_PAIR, A_PADS, A_BOOL, A_FLOAT, A_LIST, A_ENUM } AttrKind;
 
 typedef struct {
     const char *key;
     AttrKind kind;
-    size_t offset;   /* of the (first) field in LayerAttrs */
-    double lo, hi;   /* allowed range of each number */
+    size_t offset;      /* of the (first) field in LayerAttrs */
+    double lo, hi;      /* allowed range of each number */
     const char *form;
+    int nmin, nmax;     /* A_LIST: entries of a non-empty list */
+    const char *names;  /* A_ENUM */
 } AttrSpec;
 
+/* Any finite float: this bound rounds to FLT_MAX, so "%.9g" of ±FLT_MAX
+ * (3.40282347e+38) reads back. */
+#define FINITE 3.4028235e38
+
 #define OFF(f) offsetof(LayerAttrs, f)
+#define NUM(key, kind, f, lo, hi, form) {key, kind, OFF(f), lo, hi, form, 0, 0, NULL}
+#define LIST(key, f, nmin, nmax, lo, hi, form) {key, A_LIST, OFF(f), lo, hi, form, nmin, nmax, NULL}
 static const AttrSpec attr_specs[] = {
-    {"units", A_INT, OFF(units), 1, 1 << 24, "a positive integer"},
-    {"filters", A_INT, OFF(filters), 1, 1 << 20, "a positive integer"},
-    {"kernel", A_PAIR, OFF(kernel_h), 1, 1024, "K or KH,KW (1..1024)"},
-    {"stride", A_PAIR, OFF(stride_h), 1, 1024, "S or SH,SW (1..1024)"},
-    {"pad", A_PADS, OFF(pad_t), 0, 1024, "P or TOP,LEFT,BOTTOM,RIGHT (0..1024)"},
-    {"bias", A_BOOL, OFF(bias), 0, 1, "yes or no"},
-    {"ceil_mode", A_BOOL, OFF(ceil_mode), 0, 1, "yes or no"},
-    {"count_include_pad", A_BOOL, OFF(count_include_pad), 0, 1, "yes or no"},
-    {"alpha", A_FLOAT, OFF(alpha), 0, 1e6, "a number >= 0"},
-    {"beta", A_FLOAT, OFF(beta), 0, 1e6, "a number >= 0"},
-    {"k", A_FLOAT, OFF(k), 0, 1e6, "a number >= 0"},
-    {"size", A_INT, OFF(size), 1, 1 << 20, "a positive integer"},
-    {"eps", A_FLOAT, OFF(eps), 1e-12, 1, "a number in [1e-12, 1]"},
-    {"momentum", A_FLOAT, OFF(momentum), 0, 1, "a number in [0, 1]"},
-    {"rate", A_FLOAT, OFF(rate), 0, 0.999, "a number in [0, 0.999]"},
+    NUM("units", A_INT, units, 1, 1 << 24, "a positive integer"),
+    NUM("filters", A_INT, filters, 1, 1 << 20, "a positive integer"),
+    NUM("kernel", A_PAIR, kernel_h, 1, 1024, "K or KH,KW (1..1024)"),
+    NUM("stride", A_PAIR, stride_h, 1, 1024, "S or SH,SW (1..1024)"),
+    NUM("pad", A_PADS, pad_t, 0, 1024, "P or TOP,LEFT,BOTTOM,RIGHT (0..1024)"),
+    NUM("bias", A_BOOL, bias, 0, 1, "yes or no"),
+    NUM("ceil_mode", A_BOOL, ceil_mode, 0, 1, "yes or no"),
+    NUM("count_include_pad", A_BOOL, count_include_pad, 0, 1, "yes or no"),
+    NUM("alpha", A_FLOAT, alpha, 0, 1e6, "a number >= 0"),
+    NUM("beta", A_FLOAT, beta, 0, 1e6, "a number >= 0"),
+    NUM("k", A_FLOAT, k, 0, 1e6, "a number >= 0"),
+    NUM("size", A_INT, size, 1, 1 << 20, "a positive integer"),
+    NUM("eps", A_FLOAT, eps, 1e-12, 1, "a number in [1e-12, 1]"),
+    NUM("momentum", A_FLOAT, momentum, 0, 1, "a number in [0, 1]"),
+    NUM("rate", A_FLOAT, rate, 0, 0.999, "a number in [0, 0.999]"),
+    NUM("lo", A_FLOAT, lo, -FINITE, FINITE, "a finite number"),
+    NUM("hi", A_FLOAT, hi, -FINITE, FINITE, "a finite number"),
+    {"binop", A_ENUM, OFF(binop), 0, 0, "add, sub, mul or div", 0, 0, "add|sub|mul|div"},
+    NUM("reverse", A_BOOL, reverse, 0, 1, "yes or no"),
+    NUM("value", A_FLOAT, value, -FINITE, FINITE, "a finite number"),
+    LIST("dims", dims, 1, NN_MAX_RANK, 1, 1 << 24, "D1,D2,... (1 to 6 dims of 1..16777216)"),
+    LIST("bdims", bdims, 0, NN_MAX_RANK, 1, 1 << 24,
+         "D1,D2,... (up to 6 dims of 1..16777216; none for a scalar)"),
+    LIST("perm", perm, 1, NN_MAX_RANK, 0, NN_MAX_RANK - 1, "P1,P2,... (1 to 6 axes 0..5)"),
+    LIST("pads", pads, 2, 2 * NN_MAX_RANK, 0, 1 << 20,
+         "B1,..,Bn,E1,..,En (begins then ends of n axes, 0..1048576)"),
+    LIST("view", view, 4, 4, 1, 1 << 30, "OUTER,C,H,W (each >= 1)"),
 };
+#undef LIST
+#undef NUM
 #undef OFF
 
 static const AttrSpec *spec_find(const char *key)
@@ -79,6 +106,24 @@ static int list_has(const char *list, const char *key)
     return 0;
 }
 
+/* The i-th of the '|'-separated names: its start in *name and its length;
+ * "?" (length 1) when there is no such name. */
+static int enum_name(const char *names, int i, const char **name)
+{
+    const char *p = i >= 0 ? names : NULL;
+    for (; p && i > 0; i--) {
+        p = strchr(p, '|');
+        p = p ? p + 1 : NULL;
+    }
+    if (!p) {
+        *name = "?";
+        return 1;
+    }
+    const char *end = strchr(p, '|');
+    *name = p;
+    return end ? (int)(end - p) : (int)strlen(p);
+}
+
 int layer_attr_set(LayerAttrs *a, const OpInfo *op, const char *key, const char *value,
                    char *err, size_t errlen)
 {
@@ -89,6 +134,32 @@ int layer_attr_set(LayerAttrs *a, const OpInfo *op, const char *key, const char 
         return -1;
     }
     char *base = (char *)a + s->offset;
+    if (s->kind == A_LIST) {
+        IntList *list = (IntList *)base, got;
+        memset(&got, 0, sizeof got); /* unused entries stay 0, so equal lists compare equal */
+        if (*value && strcmp(value, "none") != 0) {
+            double v[2 * NN_MAX_RANK];
+            got.n = parse_numbers(value, v, 2 * NN_MAX_RANK);
+            if (got.n < (s->nmin > 1 ? s->nmin : 1) || got.n > s->nmax)
+                goto bad;
+            for (int i = 0; i < got.n; i++) {
+                if (v[i] < s->lo || v[i] > s->hi || v[i] != floor(v[i]))
+                    goto bad;
+                got.v[i] = (int)v[i];
+            }
+        }
+        *list = got;
+        return 0;
+    }
+    if (s->kind == A_ENUM) {
+        const char *name;
+        for (int i = 0, n; (n = enum_name(s->names, i, &name)) > 0 && *name != '?'; i++)
+            if (strlen(value) == (size_t)n && strncmp(name, value, (size_t)n) == 0) {
+                *(int *)base = i;
+                return 0;
+            }
+        goto bad;
+    }
     if (s->kind == A_BOOL) {
         int v;
         if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
@@ -147,7 +218,7 @@ int layer_attrs_format(const LayerAttrs *a, const OpInfo *op, char *buf, size_t 
             continue;
         const char *base = (const char *)a + s->offset;
         const int *iv = (const int *)base;
-        char room[128];
+        char room[160];
         switch (s->kind) {
         case A_INT:
             snprintf(room, sizeof room, "%d", iv[0]);
@@ -164,6 +235,19 @@ int layer_attrs_format(const LayerAttrs *a, const OpInfo *op, char *buf, size_t 
         case A_FLOAT:
             snprintf(room, sizeof room, "%.9g", *(const float *)base);
             break;
+        case A_LIST: {
+            const IntList *list = (const IntList *)base;
+            snprintf(room, sizeof room, "%s", list->n ? "" : "none");
+            for (int k = 0; k < list->n; k++)
+                errf_append(room, sizeof room, "%s%d", k ? "," : "", list->v[k]);
+            break;
+        }
+        case A_ENUM: {
+            const char *name;
+            int n = enum_name(s->names, iv[0], &name);
+            snprintf(room, sizeof room, "%.*s", n, name);
+            break;
+        }
         }
         int w = snprintf(used < len ? buf + used : NULL, used < len ? len - used : 0,
                          "%s = %s\n", s->key, room);

@@ -32,6 +32,7 @@ Net *net_create(Shape input)
     in->type = OP_INPUT;
     layer_attrs_default(&in->a, OP_INPUT);
     in->out_shape = input;
+    in->outer = 1;
     net->n_layers = 1;
     net->output = 0;
     rng_seed(&net->rng, 1);
@@ -99,17 +100,34 @@ int net_finalize(Net *net, char *err, size_t errlen)
 {
     for (int i = 1; i < net->n_layers; i++) {
         Layer *l = &net->layers[i];
-        for (int k = 0; k < l->n_inputs; k++)
+        const OpInfo *op = op_table[l->type];
+        for (int k = 0; k < l->n_inputs; k++) {
             l->in_shape[k] = net->layers[l->inputs[k]].out_shape;
+            l->in_outer[k] = net->layers[l->inputs[k]].outer;
+        }
+        /* The layer inherits its first input's blocks; an own_layout op may
+         * change that in setup. Others run block by block, so every input
+         * must come in the same number of blocks. */
+        l->outer = l->n_inputs ? l->in_outer[0] : 1;
+        for (int k = 1; k < l->n_inputs && !op->own_layout; k++)
+            if (l->in_outer[k] != l->outer) {
+                snprintf(err, errlen,
+                         "layer '%s' (%s): input '%s' comes in %d blocks of %dx%dx%d per sample "
+                         "but input '%s' in %d",
+                         l->name, op->name, net->layers[l->inputs[k]].name, l->in_outer[k],
+                         l->in_shape[k].c, l->in_shape[k].h, l->in_shape[k].w,
+                         net->layers[l->inputs[0]].name, l->outer);
+                return -1;
+            }
         char why[NN_ERR_MAX];
         why[0] = '\0';
-        if (op_table[l->type]->setup(l, l->in_shape, l->n_inputs, why, sizeof why) != 0) {
-            snprintf(err, errlen, "layer '%s' (%s): %s", l->name, op_table[l->type]->name, why);
+        if (op->setup(l, l->in_shape, l->n_inputs, why, sizeof why) != 0) {
+            snprintf(err, errlen, "layer '%s' (%s): %s", l->name, op->name, why);
             return -1;
         }
-        if (shape_size(l->out_shape) == 0) {
-            snprintf(err, errlen, "layer '%s' (%s): empty output %dx%dx%d", l->name,
-                     op_table[l->type]->name, l->out_shape.c, l->out_shape.h, l->out_shape.w);
+        if (l->outer < 1 || shape_size(l->out_shape) == 0) {
+            snprintf(err, errlen, "layer '%s' (%s): empty output %d x %dx%dx%d", l->name, op->name,
+                     l->outer, l->out_shape.c, l->out_shape.h, l->out_shape.w);
             return -1;
         }
         for (int p = 0; p < l->n_params; p++)
@@ -228,7 +246,7 @@ int net_reserve(Net *net, int batch, int training)
     int cap = batch > net->capacity ? batch : net->capacity;
     for (int i = 0; i < net->n_layers; i++) {
         Layer *l = &net->layers[i];
-        size_t n = (size_t)cap * shape_size(l->out_shape);
+        size_t n = (size_t)cap * layer_size(l);
         float *out = realloc(l->out, n * sizeof *out);
         if (!out)
             return -1;
@@ -244,7 +262,9 @@ int net_reserve(Net *net, int batch, int training)
     net->training_buffers = net->training_buffers || training;
     for (int i = 1; i < net->n_layers; i++) {
         Layer *l = &net->layers[i];
-        if (op_table[l->type]->reserve && op_table[l->type]->reserve(l, net, cap, net->training_buffers))
+        /* Ops see samples × outer blocks (see Layer.outer). */
+        if (op_table[l->type]->reserve &&
+            op_table[l->type]->reserve(l, net, cap * l->outer, net->training_buffers))
             return -1;
     }
     return 0;
@@ -253,9 +273,11 @@ int net_reserve(Net *net, int batch, int training)
 const float *net_forward(Net *net, const float *x, int batch, int train)
 {
     Layer *in = &net->layers[0];
-    memcpy(in->out, x, sizeof(float) * (size_t)batch * shape_size(in->out_shape));
-    for (int i = 1; i <= net->output; i++)
-        op_table[net->layers[i].type]->forward(&net->layers[i], net, batch, train);
+    memcpy(in->out, x, sizeof(float) * (size_t)batch * layer_size(in));
+    for (int i = 1; i <= net->output; i++) {
+        Layer *l = &net->layers[i];
+        op_table[l->type]->forward(l, net, batch * l->outer, train);
+    }
     return net->layers[net->output].out;
 }
 
@@ -274,16 +296,19 @@ void net_backward(Net *net, const float *dlogits, int batch)
     net_zero_grads(net);
     for (int i = 0; i < net->output; i++) {
         Layer *l = &net->layers[i];
-        memset(l->dout, 0, sizeof(float) * (size_t)batch * shape_size(l->out_shape));
+        memset(l->dout, 0, sizeof(float) * (size_t)batch * layer_size(l));
     }
     Layer *out = &net->layers[net->output];
-    memcpy(out->dout, dlogits, sizeof(float) * (size_t)batch * shape_size(out->out_shape));
-    for (int i = net->output; i >= 1; i--)
-        op_table[net->layers[i].type]->backward(&net->layers[i], net, batch);
+    memcpy(out->dout, dlogits, sizeof(float) * (size_t)batch * layer_size(out));
+    for (int i = net->output; i >= 1; i--) {
+        Layer *l = &net->layers[i];
+        op_table[l->type]->backward(l, net, batch * l->outer);
+    }
 }
 
 Shape net_input_shape(const Net *net) { return net->layers[0].out_shape; }
 Shape net_output_shape(const Net *net) { return net->layers[net->output].out_shape; }
+size_t net_output_size(const Net *net) { return layer_size(&net->layers[net->output]); }
 
 size_t net_param_count(const Net *net)
 {

@@ -2,7 +2,8 @@
  *
  * A network (Net) is a DAG of layers kept in topological order: every layer
  * reads the outputs of earlier layers only. Tensors are NCHW float32; a layer's
- * output for a batch is `batch × shape_size(out)` floats.
+ * output for a batch is `batch × layer_size` floats (per sample, `outer`
+ * blocks of its out_shape; outer is 1 but in imported graphs).
  *
  * Every op is described by one row of the op table (nn/ops.c): its name in
  * model files, the attributes it takes, and its shape / forward / backward
@@ -20,6 +21,7 @@
 #define NN_MAX_INPUTS 8
 #define NN_MAX_PARAMS 4
 #define NN_ERR_MAX 512
+#define NN_MAX_RANK 6   /* tensors of imported graphs: up to 6 dimensions */
 
 /* ------------------------------------------------------------------- text */
 
@@ -41,6 +43,12 @@ typedef struct {
 } Shape;
 
 static inline size_t shape_size(Shape s) { return (size_t)s.c * s.h * s.w; }
+
+/* The view a layer takes of a row-major tensor with these dims: the leading
+ * dims become `outer` repetitions of a (c, h, w) block, so rank-4 NCHW is
+ * (N; C, H, W), rank-3 NCL is (N; C, 1, L), rank-2 rows are (M; K, 1, 1) and
+ * rank 1 is (1; K, 1, 1). Memory does not change with the view. */
+void view_natural(const int *dims, int rank, int *outer, Shape *s);
 
 /* --------------------------------------------------------------------- rng */
 
@@ -74,8 +82,23 @@ typedef enum {
     OP_ADD,
     OP_CONCAT,
     OP_FLATTEN,
+    /* Mostly for imported graphs (compiler/onnx): */
+    OP_CLIP,      /* min(max(x, lo), hi) */
+    OP_SOFTMAX,   /* over c, for every (h, w) of every block */
+    OP_ELTWISE,   /* a op b, b a constant or a second input, broadcast ONNX-style */
+    OP_TRANSPOSE, /* permutes the axes of a tensor of `dims` */
+    OP_PAD,       /* constant padding of a tensor of `dims` */
+    OP_RESHAPE,   /* the same floats in another view (outer; c, h, w) */
+    OP_MATMUL,    /* per leading index g: out[g] = in[g] (M×K) · weight[g] (K×N) */
+    OP_CONSTANT,  /* a fixed tensor, repeated for every sample; takes no input */
     OP_COUNT
 } OpType;
+
+/* A short list of integers (dims, a permutation, pads). */
+typedef struct {
+    int n;
+    int v[2 * NN_MAX_RANK];
+} IntList;
 
 /* Every attribute any op may take. Which ones an op accepts is listed in
  * its op-table row; the rest keep their defaults (layer_attrs_default). */
@@ -93,15 +116,27 @@ typedef struct {
     int size;                       /* lrn: channels in the window */
     float eps, momentum;            /* batchnorm: running = (1-m)·running + m·batch */
     float rate;                     /* dropout: probability of dropping */
+    float lo, hi;                   /* clip bounds */
+    int binop;                      /* eltwise: BINOP_ADD, _SUB, _MUL, _DIV */
+    int reverse;                    /* eltwise: out = b op a instead of a op b */
+    float value;                    /* pad: fill value */
+    IntList dims;                   /* transpose, pad, eltwise, matmul, constant: tensor dims per sample */
+    IntList bdims;                  /* eltwise: dims of b, broadcast against dims */
+    IntList perm;                   /* transpose: output axis i is input axis perm[i] */
+    IntList pads;                   /* pad: the begin of every axis, then the end of every axis */
+    IntList view;                   /* reshape: outer, c, h, w of the output */
 } LayerAttrs;
+
+enum { BINOP_ADD, BINOP_SUB, BINOP_MUL, BINOP_DIV };
 
 /* Defaults for a layer of type t (e.g. LRN alpha 1e-4, leaky relu alpha 0.01). */
 void layer_attrs_default(LayerAttrs *a, OpType t);
 
 struct OpInfo;
 /* Sets attribute `key` from text ("3", "3,5" for kernel h,w, "1" or "t,l,b,r"
- * for pad, "yes"/"no" for flags). Fails on a key the op does not accept or a
- * value out of range, with the key and the allowed form in err. */
+ * for pad, "yes"/"no" for flags, "add"/"sub"/"mul"/"div" for binop, "2,3,4"
+ * for a list, "none" or "" for an empty one). Fails on a key the op does not
+ * accept or a value out of range, with the key and the allowed form in err. */
 int layer_attr_set(LayerAttrs *a, const struct OpInfo *op, const char *key, const char *value,
                    char *err, size_t errlen);
 /* Writes the op's attributes as "key = value" lines; returns chars needed (snprintf-like). */
@@ -130,6 +165,10 @@ typedef struct OpInfo {
      * and shared scratch (net_work) that forward and backward will ask for,
      * so those never fail later. NULL: needs none. 0, or -1 on OOM. */
     int (*reserve)(struct Layer *l, struct Net *net, int batch, int training);
+    /* 1: setup sets l->outer itself and checks its inputs' sizes (ops that
+     * see whole tensors through `dims`); 0: every input must share one outer,
+     * which the layer inherits. */
+    int own_layout;
 } OpInfo;
 
 extern const OpInfo *const op_table[OP_COUNT]; /* indexed by OpType */
@@ -155,15 +194,23 @@ typedef struct Layer {
     int n_inputs;
     int inputs[NN_MAX_INPUTS];   /* indices of earlier layers */
     LayerAttrs a;
+    /* Per sample, a layer's output is `outer` blocks of out_shape (see
+     * view_natural); ops run on batch × outer blocks, so a conv over an
+     * imported [N, C, H, W] tensor sees N images per sample. Usually 1. */
+    int outer;
+    int in_outer[NN_MAX_INPUTS];
     Shape out_shape;
     Shape in_shape[NN_MAX_INPUTS];
     int n_params;
     Param params[NN_MAX_PARAMS];
-    float *out;     /* batch × size(out_shape) */
+    float *out;     /* batch × layer_size */
     float *dout;    /* same size; allocated only for training */
     void *aux;      /* op-private per-batch state (masks, argmax, saved stats), freed by the net */
     size_t aux_bytes;
 } Layer;
+
+/* Floats per sample in l's output: outer × shape_size(out_shape). */
+static inline size_t layer_size(const Layer *l) { return (size_t)l->outer * shape_size(l->out_shape); }
 
 /* Declares a parameter during setup; returns its index. */
 int layer_add_param(Layer *l, const char *name, int trainable, int decay, int ndim, const int *dims);
@@ -201,7 +248,7 @@ int net_reserve(Net *net, int batch, int training);
 float *net_work(Net *net, size_t floats);  /* scratch of at least `floats`; NULL on OOM */
 
 /* Runs the batch x (batch × size(input)) through the net; returns the
- * output layer's buffer (batch × size(output shape)). net_reserve first. */
+ * output layer's buffer (batch × net_output_size). net_reserve first. */
 const float *net_forward(Net *net, const float *x, int batch, int train);
 /* Backpropagates dlogits (batch × outputs) after a training forward pass. */
 void net_backward(Net *net, const float *dlogits, int batch);
@@ -209,6 +256,7 @@ void net_zero_grads(Net *net);
 
 Shape net_input_shape(const Net *net);
 Shape net_output_shape(const Net *net);
+size_t net_output_size(const Net *net); /* floats per sample: layer_size of the output layer */
 size_t net_param_count(const Net *net); /* trainable scalars */
 
 /* ------------------------------------------------------------------- loss */

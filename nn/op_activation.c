@@ -1,4 +1,4 @@
-/* Element-wise activations: relu, leaky relu, sigmoid, tanh.
+/* Element-wise activations: relu, leaky relu, sigmoid, tanh, and clip.
  *
  * One pair of loop macros walks the tensors; each op supplies f(x) and f'(x)
  * (given x and y = f(x), so sigmoid and tanh reuse their output). */
@@ -70,9 +70,42 @@ static int act_setup(Layer *l, const Shape *in, int n_in, char *err, size_t errl
     }                                                                                              \
     static void id##_backward(Layer *l, Net *net, int batch) { ACT_BACKWARD(l, net, batch, G); }  \
     const OpInfo op_##id##_info = {NAME, str, 1, 1, attrs, act_setup, NULL, id##_forward,          \
-                                   id##_backward, NULL};
+                                   id##_backward, NULL, 0};
 
 ACT_OP(relu, OP_RELU, "relu", "", relu_f, relu_g)
 ACT_OP(leaky_relu, OP_LEAKY_RELU, "leaky_relu", "alpha", leaky_f, leaky_g)
 ACT_OP(sigmoid, OP_SIGMOID, "sigmoid", "", sigmoid_f, sigmoid_g)
 ACT_OP(tanh, OP_TANH, "tanh", "", tanh_f, tanh_g)
+
+/* Clip: y = min(max(x, lo), hi), as ONNX Clip (so lo > hi gives hi everywhere);
+ * a NaN stays NaN. The gradient passes strictly inside (lo, hi). */
+static void clip_forward(Layer *l, Net *net, int batch, int train)
+{
+    (void)train;
+    const float *x = layer_input(net, l, 0)->out;
+    float *y = l->out;
+    const float lo = l->a.lo, hi = l->a.hi;
+    size_t n = (size_t)batch * shape_size(l->out_shape);
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i] < lo ? lo : x[i];
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+static void clip_backward(Layer *l, Net *net, int batch)
+{
+    Layer *in = layer_input(net, l, 0);
+    const float *x = in->out, *dy = l->dout;
+    float *dx = input_dout(net, in);
+    const float lo = l->a.lo, hi = l->a.hi;
+    size_t n = (size_t)batch * shape_size(l->out_shape);
+    if (!dx)
+        return;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        dx[i] += x[i] > lo && x[i] < hi ? dy[i] : 0.0f;
+}
+
+const OpInfo op_clip_info = {OP_CLIP, "clip", 1, 1, "lo,hi", act_setup, NULL, clip_forward,
+                             clip_backward, NULL, 0};

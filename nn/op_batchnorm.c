@@ -147,4 +147,4 @@ static void bn_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_batchnorm_info = {OP_BATCHNORM, "batchnorm", 1, 1, "eps,momentum", bn_setup,
-                                  bn_init, bn_forward, bn_backward, bn_reserve};
+                                  bn_init, bn_forward, bn_backward, bn_reserve, 0};

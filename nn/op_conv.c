@@ -344,4 +344,4 @@ static void conv_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_conv_info = {OP_CONV, "conv", 1, 1, "filters,kernel,stride,pad,bias", conv_setup,
-                             conv_init, conv_forward, conv_backward, conv_reserve};
+                             conv_init, conv_forward, conv_backward, conv_reserve, 0};

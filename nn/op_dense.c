@@ -1,5 +1,6 @@
 /* Dense (fully connected): out = W·x + b over the whole batch by sgemm.
- * The input may have any shape; it is read as size(in) features.
+ * The input may have any shape; it is read as size(in) features (per block:
+ * an imported [M, K] tensor, outer M, is M rows).
  *
  * OpenBLAS runs single-threaded in nn (see op_conv.c), so each product is
  * split by output columns across OpenMP threads: every element is then
@@ -13,10 +14,10 @@
 #include "ops.h"
 
 /* Row-major C[m×n] = op(A)·op(B) + beta·C with the n columns split across
- * threads (in blocks of 16, so each keeps full-width sgemm kernels). */
-static void sgemm_cols(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k,
-                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                       int ldc)
+ * threads (in blocks of 16, so each keeps full-width sgemm kernels). Shared
+ * with matmul (ops.h). */
+void sgemm_cols(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, const float *a,
+                int lda, const float *b, int ldb, float beta, float *c, int ldc)
 {
     int blocks = (n + 15) / 16;
 #pragma omp parallel if ((double)m * n * k >= 1 << 18)
@@ -94,4 +95,4 @@ static void dense_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_dense_info = {OP_DENSE, "dense", 1, 1, "units,bias", dense_setup, dense_init,
-                              dense_forward, dense_backward, NULL};
+                              dense_forward, dense_backward, NULL, 0};

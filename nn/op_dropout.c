@@ -61,4 +61,4 @@ static void dropout_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_dropout_info = {OP_DROPOUT, "dropout", 1, 1, "rate", dropout_setup, NULL,
-                                dropout_forward, dropout_backward, dropout_reserve};
+                                dropout_forward, dropout_backward, dropout_reserve, 0};

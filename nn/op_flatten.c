@@ -1,4 +1,5 @@
-/* Flatten: the same floats seen as a vector {c·h·w, 1, 1}. */
+/* Flatten: the same floats seen as a vector {c·h·w, 1, 1}, block by block
+ * (outer is unchanged; reshape regroups across blocks). */
 #include <string.h>
 
 #include "ops.h"
@@ -29,4 +30,4 @@ static void flatten_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_flatten_info = {OP_FLATTEN, "flatten", 1, 1, "", flatten_setup, NULL,
-                                flatten_forward, flatten_backward, NULL};
+                                flatten_forward, flatten_backward, NULL, 0};

@@ -98,6 +98,6 @@ static void concat_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_add_info = {OP_ADD, "add", 2, NN_MAX_INPUTS, "", add_setup, NULL, add_forward,
-                            add_backward, NULL};
+                            add_backward, NULL, 0};
 const OpInfo op_concat_info = {OP_CONCAT, "concat", 2, NN_MAX_INPUTS, "", concat_setup, NULL,
-                               concat_forward, concat_backward, NULL};
+                               concat_forward, concat_backward, NULL, 0};

@@ -330,9 +330,9 @@ static void gap_backward(Layer *l, Net *net, int batch)
 
 const OpInfo op_maxpool_info = {OP_MAXPOOL, "maxpool", 1, 1, "kernel,stride,pad,ceil_mode",
                                 pool_setup, NULL, maxpool_forward, maxpool_backward,
-                                maxpool_reserve};
+                                maxpool_reserve, 0};
 const OpInfo op_avgpool_info = {OP_AVGPOOL, "avgpool", 1, 1,
                                 "kernel,stride,pad,ceil_mode,count_include_pad", pool_setup, NULL,
-                                avgpool_forward, avgpool_backward, NULL};
+                                avgpool_forward, avgpool_backward, NULL, 0};
 const OpInfo op_global_avgpool_info = {OP_GLOBAL_AVGPOOL, "global_avgpool", 1, 1, "", gap_setup,
-                                       NULL, gap_forward, gap_backward, NULL};
+                                       NULL, gap_forward, gap_backward, NULL, 0};

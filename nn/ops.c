@@ -20,6 +20,14 @@ const OpInfo *const op_table[OP_COUNT] = {
     [OP_ADD] = &op_add_info,
     [OP_CONCAT] = &op_concat_info,
     [OP_FLATTEN] = &op_flatten_info,
+    [OP_CLIP] = &op_clip_info,
+    [OP_SOFTMAX] = &op_softmax_info,
+    [OP_ELTWISE] = &op_eltwise_info,
+    [OP_TRANSPOSE] = &op_transpose_info,
+    [OP_PAD] = &op_pad_info,
+    [OP_RESHAPE] = &op_reshape_info,
+    [OP_MATMUL] = &op_matmul_info,
+    [OP_CONSTANT] = &op_constant_info,
 };
 
 const OpInfo *op_by_name(const char *name)
@@ -52,4 +60,4 @@ static void input_forward(Layer *l, Net *net, int batch, int train) { (void)l, (
 static void input_backward(Layer *l, Net *net, int batch) { (void)l, (void)net, (void)batch; }
 
 const OpInfo op_input_info = {OP_INPUT, "input", 0, 0, "", input_setup, NULL, input_forward,
-                              input_backward, NULL};
+                              input_backward, NULL, 0};

@@ -88,7 +88,7 @@ int net_train(Net *net, const SampleSet *train, const TrainConfig *cfg, TrainSta
 {
     const Shape s = train->shape;
     const size_t in_size = shape_size(s);
-    const int classes = (int)shape_size(net_output_shape(net));
+    const int classes = (int)net_output_size(net);
     const int batch = cfg->batch < train->n ? cfg->batch : train->n;
     if (batch < 1 || classes != train->classes || in_size != shape_size(net_input_shape(net))) {
         snprintf(err, errlen,
@@ -165,7 +165,7 @@ double net_evaluate(Net *net, const SampleSet *set, const Normalize *norm, int b
 {
     const Shape s = set->shape;
     const size_t in_size = shape_size(s);
-    const int classes = (int)shape_size(net_output_shape(net));
+    const int classes = (int)net_output_size(net);
     if (set->n == 0)
         return 0.0;
     if (batch > set->n)

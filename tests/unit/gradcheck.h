@@ -19,7 +19,7 @@ static double gc_loss(Net *net, const float *x, const float *r, int batch, int t
     Rng saved = net->rng;
     const float *out = net_forward(net, x, batch, train);
     net->rng = saved;
-    size_t n = (size_t)batch * shape_size(net_output_shape(net));
+    size_t n = (size_t)batch * net_output_size(net);
     double s = 0;
     for (size_t i = 0; i < n; i++)
         s += (double)out[i] * r[i];
@@ -39,7 +39,7 @@ static int gradcheck(Net *net, int batch, int train, unsigned seed, double tol)
     Rng rng;
     rng_seed(&rng, seed);
     size_t nin = (size_t)batch * shape_size(net_input_shape(net));
-    size_t nout = (size_t)batch * shape_size(net_output_shape(net));
+    size_t nout = (size_t)batch * net_output_size(net); /* outer blocks of the output shape */
     float *x = malloc(nin * sizeof *x), *r = malloc(nout * sizeof *r);
     for (size_t i = 0; i < nin; i++)
         x[i] = rng_normal(&rng);

@@ -1,0 +1,57 @@
+/* compiler — turns trained networks into chip programs (DESIGN.md §2).
+ *
+ * This part is the front end: ONNX files (IR versions 3–8, opsets 7–17, as
+ * PyTorch and Keras export them) imported into the same computational graph
+ * (nn's Net) that the engine trains and runs. Constant sub-graphs (shape
+ * arithmetic, weights computed from weights) are folded at import time, so
+ * only data-dependent ops become layers; reshapes, flattens and squeezes
+ * become views of the same memory; per-channel constant adds after a conv or
+ * dense fold into its bias, and zero Pads into the next conv or pool.
+ *
+ * The importer instantiates the graph for one sample: a symbolic or unit
+ * batch dimension is 1, and the Net's batch runs many samples. A leading
+ * dimension that is not the batch (ONNX node tests feed [N, C, H, W] as one
+ * tensor) becomes the layer's `outer` count (see nn.h).
+ */
+#ifndef COMPILER_COMPILER_H
+#define COMPILER_COMPILER_H
+
+#include "../model/model.h"
+
+/* A constant tensor: initializers, folded values, tensor .pb files. Values
+ * are held in double, which is exact for float32 and for int64 shapes. */
+typedef struct {
+    char name[NN_NAME_MAX * 2];
+    int rank;
+    int dims[NN_MAX_RANK];
+    int is_int;       /* an integer or bool ONNX type (shapes, indices) */
+    int dtype;        /* the ONNX TensorProto data type */
+    size_t count;
+    double *v;
+} OnnxTensor;
+
+typedef struct {
+    /* The data set's image shape (C, H, W), when the model will be fed from
+     * one: an input of [1, C, H, W] takes images as they are, one of
+     * [1, H, W, C] (Keras) gets a transpose from them. */
+    int has_data_shape;
+    Shape data_shape;
+    /* Graph inputs given as constants (ONNX node tests pass a layer's
+     * weights as inputs; a compiled network's weights are fixed). */
+    int n_bound;
+    const OnnxTensor *bound;
+} OnnxOptions;
+
+/* Imports an ONNX model into m (m->net, name, classes; no recipe). Errors
+ * name the file, the node (name and op type) and the cause; an op or an
+ * attribute value nnbench does not support says so ("unsupported: ..."). */
+int onnx_import(const char *path, const OnnxOptions *opt, Model *m, char *err, size_t errlen);
+
+/* Reads a serialized TensorProto (an ONNX test's input_0.pb). */
+int onnx_read_tensor(const char *path, OnnxTensor *t, char *err, size_t errlen);
+void onnx_tensor_free(OnnxTensor *t);
+
+/* Does the file name end in .onnx? (the command line picks the front end by it) */
+int is_onnx_path(const char *path);
+
+#endif
