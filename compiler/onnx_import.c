@@ -593,6 +593,16 @@ static int lower_softmax(Imp *im, Value *x)
     return l < 0 ? -1 : set_output(im, 0, l, x->rank, x->dims);
 }
 
+/* An op that sees x as a whole tensor and gives one of `dims` (in its natural view). */
+static int tensor_op(Imp *im, OpType t, const LayerAttrs *a, Value *x, int rank, const int *dims)
+{
+    int xl = const_layer(im, x), outer;
+    Shape s;
+    view_natural(dims, rank, &outer, &s);
+    int l = xl < 0 ? -1 : plan_layer(im, t, a, &xl, 1, outer, s);
+    return l < 0 ? -1 : set_output(im, 0, l, rank, dims);
+}
+
 static int lower_transpose(Imp *im, Value *x)
 {
     int r = x->rank, perm[NN_MAX_RANK], seen[NN_MAX_RANK] = {0};
@@ -642,11 +652,7 @@ static int lower_transpose(Imp *im, Value *x)
     layer_attrs_default(&a, OP_TRANSPOSE);
     list_set(&a.dims, x->dims, r);
     list_set(&a.perm, perm, r);
-    int xl = const_layer(im, x), outer;
-    Shape s;
-    view_natural(dims, r, &outer, &s);
-    int l = xl < 0 ? -1 : plan_layer(im, OP_TRANSPOSE, &a, &xl, 1, outer, s);
-    return l < 0 ? -1 : set_output(im, 0, l, r, dims);
+    return tensor_op(im, OP_TRANSPOSE, &a, x, r, dims);
 }
 
 static int lower_pad(Imp *im, Value **in, int n_in)
@@ -692,11 +698,7 @@ static int lower_pad(Imp *im, Value **in, int n_in)
     list_set(&a.dims, x->dims, r);
     list_set(&a.pads, p, 2 * r);
     a.value = value;
-    int xl = const_layer(im, x), outer;
-    Shape s;
-    view_natural(dims, r, &outer, &s);
-    int l = xl < 0 ? -1 : plan_layer(im, OP_PAD, &a, &xl, 1, outer, s);
-    return l < 0 ? -1 : set_output(im, 0, l, r, dims);
+    return tensor_op(im, OP_PAD, &a, x, r, dims);
 }
 
 static int lower_concat(Imp *im, Value **in, int n_in)

@@ -152,21 +152,37 @@ static void row_backward(int op, int rev, const float *a, const float *b, size_t
     }
 }
 
+/* How a batch is walked: rows of a, each against a row of b (stride bs). */
+typedef struct {
+    Walk w;
+    size_t samples, na, nb, rows, bs;
+    int len;
+} EltPlan;
+
+static void elt_plan(const Layer *l, int batch, EltPlan *p)
+{
+    bcast_walk(&l->a, &p->w);
+    p->samples = (size_t)batch / l->outer;
+    p->na = layer_size(l);
+    p->nb = dims_total(l->a.bdims.v, l->a.bdims.n);
+    p->rows = walk_rows(&p->w);
+    p->len = p->w.n[p->w.rank - 1];
+    p->bs = p->w.st[p->w.rank - 1];
+}
+
 static void eltwise_forward(Layer *l, Net *net, int batch, int train)
 {
     (void)train;
     const LayerAttrs *at = &l->a;
-    Walk w;
-    bcast_walk(at, &w);
-    const size_t samples = (size_t)batch / l->outer, na = layer_size(l);
-    const size_t nb = dims_total(at->bdims.v, at->bdims.n), rows = walk_rows(&w);
-    const int len = w.n[w.rank - 1];
-    const size_t bs = w.st[w.rank - 1];
+    EltPlan p;
+    elt_plan(l, batch, &p);
+    const size_t samples = p.samples, na = p.na, nb = p.nb, rows = p.rows, bs = p.bs;
+    const int len = p.len;
     const float *x = layer_input(net, l, 0)->out;
 #pragma omp parallel for schedule(static) if (samples * na >= PAR_MIN)
     for (size_t i = 0; i < samples * rows; i++) {
         size_t s = i / rows, r = i % rows, o = s * na + r * (size_t)len;
-        row_forward(at->binop, at->reverse, x + o, b_of(l, net, s, nb) + walk_offset(&w, r), bs,
+        row_forward(at->binop, at->reverse, x + o, b_of(l, net, s, nb) + walk_offset(&p.w, r), bs,
                     l->out + o, len);
     }
 }
@@ -174,12 +190,10 @@ static void eltwise_forward(Layer *l, Net *net, int batch, int train)
 static void eltwise_backward(Layer *l, Net *net, int batch)
 {
     const LayerAttrs *at = &l->a;
-    Walk w;
-    bcast_walk(at, &w);
-    const size_t samples = (size_t)batch / l->outer, na = layer_size(l);
-    const size_t nb = dims_total(at->bdims.v, at->bdims.n), rows = walk_rows(&w);
-    const int len = w.n[w.rank - 1];
-    const size_t bs = w.st[w.rank - 1];
+    EltPlan p;
+    elt_plan(l, batch, &p);
+    const size_t samples = p.samples, na = p.na, nb = p.nb, rows = p.rows, bs = p.bs;
+    const int len = p.len;
     Layer *src = layer_input(net, l, 0);
     float *dx = input_dout(net, src);
     float *dbv = l->n_inputs == 2 ? input_dout(net, layer_input(net, l, 1)) : NULL;
@@ -189,7 +203,7 @@ static void eltwise_backward(Layer *l, Net *net, int batch)
 #pragma omp parallel for schedule(static) if (samples * na >= PAR_MIN)
     for (size_t s = 0; s < samples; s++)
         for (size_t r = 0; r < rows; r++) {
-            size_t o = s * na + r * (size_t)len, bo = walk_offset(&w, r);
+            size_t o = s * na + r * (size_t)len, bo = walk_offset(&p.w, r);
             row_backward(at->binop, at->reverse, src->out + o, b_of(l, net, s, nb) + bo, bs,
                          l->dout + o, dx ? dx + o : NULL, dbv ? dbv + s * nb + bo : NULL, len);
         }

@@ -14,24 +14,9 @@
 #include "model/model.h"
 #include "tests/unit/gradcheck.h"
 
-#define IN (const char *[]){"input"}
+#include "tests/unit/net_build.h"
+
 #define FROM(...) (const char *[]){__VA_ARGS__}
-
-static char err[NN_ERR_MAX];
-
-static void add_layer(Net *net, const char *name, OpType t, const LayerAttrs *a,
-                      const char *const *inputs, int n)
-{
-    if (net_add(net, name, t, a, inputs, n, err, sizeof err) != 0)
-        fail_msg("%s", err);
-}
-
-static void finish(Net *net)
-{
-    if (net_finalize(net, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    net_init_params(net, 1);
-}
 
 static const float *run(Net *net, const float *x, int batch, int train)
 {

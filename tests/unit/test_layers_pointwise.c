@@ -9,24 +9,8 @@
 
 #include "tests/unit/gradcheck.h"
 
-#define IN (const char *[]){"input"}
+#include "tests/unit/net_build.h"
 
-static char err[NN_ERR_MAX];
-
-/* Adds a layer (inputs by name) and fails the test on an error. */
-static void add_layer(Net *net, const char *name, OpType t, const LayerAttrs *a,
-                      const char *const *inputs, int n)
-{
-    if (net_add(net, name, t, a, inputs, n, err, sizeof err) != 0)
-        fail_msg("%s", err);
-}
-
-static void finish(Net *net)
-{
-    if (net_finalize(net, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    net_init_params(net, 1);
-}
 
 /* input → one layer of type t with attributes a. */
 static Net *single(Shape s, OpType t, const LayerAttrs *a)
