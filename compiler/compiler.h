@@ -17,6 +17,7 @@
 #define COMPILER_COMPILER_H
 
 #include "../model/model.h"
+#include "program.h"
 
 /* A constant tensor: initializers, folded values, tensor .pb files. Values
  * are held in double, which is exact for float32 and for int64 shapes. */
@@ -50,6 +51,18 @@ int onnx_import(const char *path, const OnnxOptions *opt, Model *m, char *err, s
 /* Reads a serialized TensorProto (an ONNX test's input_0.pb). */
 int onnx_read_tensor(const char *path, OnnxTensor *t, char *err, size_t errlen);
 void onnx_tensor_free(OnnxTensor *t);
+
+/* ------------------------------------------------------------ reform */
+
+typedef struct {
+    int rows, cols; /* the crossbar: fan-in and neurons of one core op */
+} ReformLimits;
+
+/* Graph reform (compiler/reform.c): the inference function of net, with the
+ * input normalisation folded in, as a float program of core ops over raw
+ * pixels (0..255) with an unbounded ReLU. Errors name the layer. */
+int reform(const Net *net, const Normalize *norm, const ReformLimits *lim, Program **out, char *err,
+           size_t errlen);
 
 /* Does the file name end in .onnx? (the command line picks the front end by it) */
 int is_onnx_path(const char *path);

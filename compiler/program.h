@@ -1,0 +1,80 @@
+/* A compiled program: what a chip runs (DESIGN.md §1, §6).
+ *
+ * Neurons are numbered globally: 0 .. n_inputs−1 are the input pixels (as
+ * the chip receives them, quantised to the I/O precision); every core op
+ * then produces `cols` consecutive neurons. A core op reads `rows` neurons
+ * (any earlier ones, or PROGRAM_ZERO for a constant 0 such as convolution
+ * padding) through a crossbar of integer weights:
+ *
+ *     acc_j = Σ_i W[j][i] · x[in_i] + bias_j
+ *     y_j   = clamp(round(acc_j · 2^−shift), 0, 2^io_bits − 1)   (CORE_RELU)
+ *     y_j   = acc_j, read out as a logit                        (CORE_LINEAR)
+ *
+ * round() is round half up: (acc + 2^(shift−1)) >> shift, an arithmetic
+ * shift. Weights live in blocks that many core ops share (every position of
+ * a convolution uses one block), so a program stays small and tuning a
+ * block tunes all its positions.
+ */
+#ifndef COMPILER_PROGRAM_H
+#define COMPILER_PROGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROGRAM_ZERO (-1) /* an input row wired to constant 0 */
+
+typedef enum { CORE_RELU, CORE_LINEAR } CoreActivation;
+
+typedef struct {
+    int rows, cols;      /* fan-in and neurons of one core op */
+    int32_t *w;          /* [cols][rows] */
+    int64_t *bias;       /* [cols], in accumulator units */
+    int shift;           /* 0..62 */
+    CoreActivation act;
+    /* A float program (the `reform` strategy: core ops before any
+     * quantisation) has these instead, and an unbounded ReLU. */
+    float *wf, *bf;
+} CoreBlock;
+
+typedef struct {
+    int block;           /* index into blocks */
+    int32_t *in;         /* `rows` source neurons, or PROGRAM_ZERO */
+    int32_t out;         /* its first neuron; `cols` follow */
+    int part;            /* the original node it implements (reports, tuning) */
+} CoreOp;
+
+typedef struct {
+    int is_float;        /* 1: blocks hold wf/bf (see CoreBlock) */
+    int io_bits;         /* y ∈ 0 .. 2^io_bits − 1 */
+    int n_inputs;        /* pixels: neurons 0 .. n_inputs−1 */
+    int n_neurons;       /* inputs plus every core op's outputs */
+    int n_blocks, n_ops, cap_blocks, cap_ops;
+    CoreBlock *blocks;
+    CoreOp *ops;         /* topological: an op reads only neurons below its own */
+    int n_outputs;
+    int32_t *outputs;    /* the logits: neurons of CORE_LINEAR ops */
+} Program;
+
+/* An empty program over n_inputs input neurons. NULL on OOM. */
+Program *program_create(int n_inputs, int io_bits);
+void program_free(Program *p);
+/* Adds a block with copies of w ([cols][rows]) and bias ([cols]; NULL = 0); returns its index or -1. */
+int program_add_block(Program *p, int rows, int cols, const int32_t *w, const int64_t *bias,
+                      int shift, CoreActivation act);
+/* The same for a float program (program_create_float). */
+int program_add_block_float(Program *p, int rows, int cols, const float *w, const float *bias,
+                            CoreActivation act);
+Program *program_create_float(int n_inputs);
+
+/* Adds a core op of block `block` reading `in` (a copy is kept); returns the
+ * id of its first output neuron, or -1 (OOM, bad block). */
+int32_t program_add_op(Program *p, int block, const int32_t *in, int part);
+/* Declares the logits (copied). 0 or -1. */
+int program_set_outputs(Program *p, const int32_t *neurons, int n);
+
+/* Structural soundness, whatever the hardware: blocks and ids in range, ops
+ * reading only earlier neurons, outputs from linear ops. 0, or -1 with the
+ * first problem in err. (Hardware limits are the verifier's job.) */
+int program_validate(const Program *p, char *err, size_t errlen);
+
+#endif

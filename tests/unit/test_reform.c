@@ -1,0 +1,220 @@
+/* compiler/reform: the float program of core ops computes what the network
+ * computes. Small nets covering every rewrite (batch-norm folding, pooling,
+ * max trees, residual add, concat, split-and-merge over small crossbars,
+ * leaky ReLU and clip from two ReLUs, layout ops), and the committed zoo
+ * models on real test images; unsupported layers are named. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "compiler/compiler.h"
+#include "datasets/datasets.h"
+#include "simulators/simulators.h"
+#include "tests/unit/net_build.h"
+
+#define FROM(...) (const char *[]){__VA_ARGS__}
+
+/* Random parameters, including batch-norm statistics (inference uses them). */
+static void randomise(Net *net, uint64_t seed)
+{
+    Rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < net->n_layers; i++)
+        for (int k = 0; k < net->layers[i].n_params; k++) {
+            Param *p = &net->layers[i].params[k];
+            for (size_t j = 0; j < p->size; j++) {
+                float v = rng_normal(&r) * 0.3f;
+                p->data[j] = !strcmp(p->name, "running_var") ? 0.5f + v * v : v;
+            }
+        }
+}
+
+/* Largest |program − net| over n random images, relative to the largest |logit|. */
+static double compare(Net *net, const Normalize *norm, const ReformLimits *lim, int n, uint64_t seed)
+{
+    Program *p;
+    char err[512];
+    if (reform(net, norm, lim, &p, err, sizeof err))
+        fail_msg("%s", err);
+    if (program_validate(p, err, sizeof err))
+        fail_msg("invalid program: %s", err);
+    Shape s = net_input_shape(net);
+    size_t in = shape_size(s), outs = net_output_size(net);
+    assert_int_equal(p->n_outputs, (int)outs);
+    uint8_t *px = malloc(in * n);
+    float *raw = malloc(sizeof *raw * in * n), *x = malloc(sizeof *x * in * n);
+    float *got = malloc(sizeof *got * outs * n);
+    Rng r;
+    rng_seed(&r, seed);
+    for (size_t i = 0; i < in * n; i++)
+        raw[i] = px[i] = (uint8_t)rng_below(&r, 256);
+    for (int i = 0; i < n; i++)
+        normalize_pixels(norm, px + i * in, s, x + i * in);
+    assert_int_equal(net_reserve(net, n, 0), 0);
+    const float *want = net_forward(net, x, n, 0);
+    assert_int_equal(ann_run_float(p, raw, n, got), 0);
+    double worst = 0, top = 1e-6;
+    for (size_t i = 0; i < outs * n; i++) {
+        top = fabs(want[i]) > top ? fabs(want[i]) : top;
+        worst = fabs(got[i] - want[i]) > worst ? fabs(got[i] - want[i]) : worst;
+    }
+    free(px);
+    free(raw);
+    free(x);
+    free(got);
+    program_free(p);
+    return worst / top;
+}
+
+static LayerAttrs attrs(OpType t)
+{
+    LayerAttrs a;
+    layer_attrs_default(&a, t);
+    return a;
+}
+
+/* conv → BN → relu → maxpool 3x3/2 pad 1 → conv → (+ shortcut) → relu → concat with
+ * an avgpool branch → global avg pool → dense. */
+static Net *mixed_net(void)
+{
+    Net *net = net_create((Shape){3, 8, 8});
+    LayerAttrs c = attrs(OP_CONV);
+    c.filters = 6, c.kernel_h = c.kernel_w = 3, c.pad_t = c.pad_l = c.pad_b = c.pad_r = 1;
+    add_layer(net, "c1", OP_CONV, &c, IN, 1);
+    LayerAttrs bn = attrs(OP_BATCHNORM);
+    add_layer(net, "bn", OP_BATCHNORM, &bn, FROM("c1"), 1);
+    LayerAttrs none = attrs(OP_RELU);
+    add_layer(net, "r1", OP_RELU, &none, FROM("bn"), 1);
+    LayerAttrs mp = attrs(OP_MAXPOOL);
+    mp.kernel_h = mp.kernel_w = 3, mp.stride_h = mp.stride_w = 2, mp.pad_t = mp.pad_l = mp.pad_b = mp.pad_r = 1;
+    add_layer(net, "mp", OP_MAXPOOL, &mp, FROM("r1"), 1);
+    add_layer(net, "c2", OP_CONV, &c, FROM("mp"), 1);
+    add_layer(net, "sum", OP_ADD, &none, FROM("c2", "mp"), 2);
+    add_layer(net, "r2", OP_RELU, &none, FROM("sum"), 1);
+    LayerAttrs ap = attrs(OP_AVGPOOL);
+    ap.kernel_h = ap.kernel_w = 3, ap.stride_h = ap.stride_w = 1, ap.pad_t = ap.pad_l = ap.pad_b = ap.pad_r = 1;
+    add_layer(net, "ap", OP_AVGPOOL, &ap, FROM("mp"), 1);
+    add_layer(net, "cat", OP_CONCAT, &none, FROM("r2", "ap"), 2);
+    LayerAttrs leaky = attrs(OP_LEAKY_RELU);
+    leaky.alpha = 0.1f;
+    add_layer(net, "lk", OP_LEAKY_RELU, &leaky, FROM("cat"), 1);
+    add_layer(net, "gap", OP_GLOBAL_AVGPOOL, &none, FROM("lk"), 1);
+    LayerAttrs d = attrs(OP_DENSE);
+    d.units = 5;
+    add_layer(net, "fc", OP_DENSE, &d, FROM("gap"), 1);
+    finish(net);
+    randomise(net, 3);
+    return net;
+}
+
+static void test_exact_rewrites(void **state)
+{
+    (void)state;
+    Net *net = mixed_net();
+    Normalize norm = {1 / 255.0f, {0.5f, 0.4f, 0.3f}, {0.25f, 0.2f, 0.3f}};
+    double rel = compare(net, &norm, &(ReformLimits){256, 256}, 8, 1);
+    if (rel > 1e-4)
+        fail_msg("logits differ by %g (relative)", rel);
+    net_free(net);
+}
+
+/* Crossbars of 16×8: conv fan-in 54 > 16 is split and merged, channels spread over ops. */
+static void test_split_and_merge(void **state)
+{
+    (void)state;
+    Net *net = mixed_net();
+    Normalize norm;
+    normalize_default(&norm);
+    double rel = compare(net, &norm, &(ReformLimits){16, 8}, 4, 2);
+    if (rel > 1e-4)
+        fail_msg("logits differ by %g with 16x8 crossbars", rel);
+    net_free(net);
+}
+
+static void test_clip_and_layout(void **state)
+{
+    (void)state;
+    Net *net = net_create((Shape){2, 3, 4});
+    LayerAttrs t = attrs(OP_TRANSPOSE);
+    t.dims = (IntList){3, {2, 3, 4}};
+    t.perm = (IntList){3, {2, 0, 1}};
+    add_layer(net, "t", OP_TRANSPOSE, &t, IN, 1);
+    LayerAttrs p = attrs(OP_PAD);
+    p.dims = (IntList){3, {4, 2, 3}};
+    p.pads = (IntList){6, {0, 1, 0, 1, 0, 2}};
+    p.value = 0.25f;
+    add_layer(net, "p", OP_PAD, &p, FROM("t"), 1);
+    LayerAttrs cl = attrs(OP_CLIP);
+    cl.lo = -0.5f, cl.hi = 0.75f;
+    add_layer(net, "clip", OP_CLIP, &cl, FROM("p"), 1);
+    LayerAttrs d = attrs(OP_DENSE);
+    d.units = 3;
+    add_layer(net, "fc", OP_DENSE, &d, FROM("clip"), 1);
+    finish(net);
+    randomise(net, 5);
+    Normalize norm;
+    normalize_default(&norm);
+    norm.mean[0] = norm.mean[1] = norm.mean[2] = 0.5f;
+    norm.std[0] = norm.std[1] = norm.std[2] = 0.4f;
+    double rel = compare(net, &norm, &(ReformLimits){64, 64}, 6, 3);
+    if (rel > 1e-4)
+        fail_msg("logits differ by %g", rel);
+    net_free(net);
+}
+
+static void test_unsupported_named(void **state)
+{
+    (void)state;
+    Net *net = net_create((Shape){4, 1, 1});
+    LayerAttrs none = attrs(OP_SIGMOID);
+    add_layer(net, "squash", OP_SIGMOID, &none, IN, 1);
+    finish(net);
+    Program *p;
+    char err[256];
+    Normalize norm;
+    normalize_default(&norm);
+    assert_int_equal(reform(net, &norm, &(ReformLimits){8, 8}, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "layer 'squash' (sigmoid)"));
+    assert_null(p);
+    net_free(net);
+}
+
+/* The committed zoo models that are quick to reform, on real test images. */
+static void test_zoo_models(void **state)
+{
+    (void)state;
+    const char *files[] = {"models/mlp.h5", "models/lenet5.h5", "models/fcnn.h5"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        if (access(files[i], R_OK) != 0) {
+            printf("skip %s (not found from %s)\n", files[i], getcwd(NULL, 0));
+            continue;
+        }
+        Model m;
+        char err[512];
+        if (model_load(files[i], &m, err, sizeof err))
+            fail_msg("%s", err);
+        double rel = compare(m.net, &m.train.norm, &(ReformLimits){256, 256}, 16, 9);
+        printf("%s: reform logits within %.2g (relative)\n", files[i], rel);
+        if (rel > 1e-4)
+            fail_msg("%s: logits differ by %g", files[i], rel);
+        model_free(&m);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exact_rewrites),  cmocka_unit_test(test_split_and_merge),
+        cmocka_unit_test(test_clip_and_layout), cmocka_unit_test(test_unsupported_named),
+        cmocka_unit_test(test_zoo_models),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
