@@ -17,6 +17,7 @@
 #define COMPILER_COMPILER_H
 
 #include "../model/model.h"
+#include "hw.h"
 #include "program.h"
 
 /* A constant tensor: initializers, folded values, tensor .pb files. Values

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../compiler/compiler.h"
 #include "../datasets/datasets.h"
 #include "../model/model.h"
 #include "harness.h"
@@ -43,39 +42,12 @@ int cmd_eval(int argc, char **argv)
     }
     if (!file)
         return fail(EXIT_USAGE, "eval", "a MODEL.h5 or MODEL.onnx file is required");
-    int onnx = is_onnx_path(file);
-    if (onnx && !dataset)
-        return fail(EXIT_USAGE, "eval", "%s: an ONNX file does not name its data set: give --dataset", file);
-
     Model m;
     Dataset ds;
-    memset(&m, 0, sizeof m);
-    memset(&ds, 0, sizeof ds);
-    int rc;
-    /* An ONNX model is imported for the data set's image shape (NCHW or NHWC). */
-    if (onnx && dataset_load(dataset, SPLIT_TEST, &ds, err, sizeof err)) {
-        rc = fail(EXIT_USAGE, "eval", "%s", err);
+    int rc = open_model("eval", file, dataset, &m, &ds);
+    if (rc)
         goto done;
-    }
-    OnnxOptions opt = {.has_data_shape = 1, .data_shape = ds.shape};
-    if (onnx ? onnx_import(file, &opt, &m, err, sizeof err) : model_load(file, &m, err, sizeof err)) {
-        rc = fail(EXIT_USAGE, "eval", "%s", err);
-        goto done;
-    }
-    if (!dataset)
-        dataset = m.dataset;
-    if (!onnx && dataset_load(dataset, SPLIT_TEST, &ds, err, sizeof err)) {
-        rc = fail(EXIT_USAGE, "eval", "%s", err);
-        goto done;
-    }
-    if (shape_size(ds.shape) != shape_size(net_input_shape(m.net)) ||
-        ds.classes != (int)net_output_size(m.net)) {
-        Shape in = net_input_shape(m.net);
-        rc = fail(EXIT_USAGE, "eval", "%s: model takes %dx%dx%d inputs and has %zu outputs; %s has %dx%dx%d images and %d classes",
-                  file, in.c, in.h, in.w, net_output_size(m.net), dataset, ds.shape.c,
-                  ds.shape.h, ds.shape.w, ds.classes);
-        goto done;
-    }
+    dataset = m.dataset;
     if (limit > 0 && limit < ds.test.n)
         ds.test.n = (int)limit;
     double acc = net_evaluate(m.net, &ds.test, custom_norm ? &norm : &m.train.norm, 256, NULL);

@@ -9,12 +9,23 @@
 
 #include <stdio.h>
 
+#include "../datasets/datasets.h"
+#include "../model/model.h"
 #include "../nn/nn.h"
 
 enum { EXIT_OK = 0, EXIT_WORK = 1, EXIT_USAGE = 2 };
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_hw(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
+
+/* Loads a native or ONNX model and the test split of its data set (the
+ * model's own, or `dataset`, which ONNX files need), checked to fit each
+ * other; m->dataset is set to the one used. Returns EXIT_OK, or the exit
+ * status after printing the error for `cmd` (m and ds are then still safe
+ * to free). */
+int open_model(const char *cmd, const char *file, const char *dataset, Model *m, Dataset *ds);
 
 /* Prints "nnbench CMD: message" on stderr; returns `status` for tail calls. */
 int fail(int status, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -37,6 +48,8 @@ void json_open(Json *j, FILE *f);
 void json_str(Json *j, const char *key, const char *value);
 void json_num(Json *j, const char *key, double value);
 void json_int(Json *j, const char *key, long value);
+/* A value already in JSON form (a number as text), written as it is. */
+void json_raw(Json *j, const char *key, const char *json);
 void json_close(Json *j);
 
 #endif

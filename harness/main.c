@@ -12,8 +12,12 @@ static const struct {
     {"train", cmd_train,
      "train --model NAME|FILE.ini [--dataset NAME] [--epochs N] [--seed S] [--limit N] -o MODEL.h5 [--json]"},
     {"eval", cmd_eval,
-     "eval MODEL.h5 [--dataset NAME] [--limit N] [--input-scale S] [--input-mean M[,M,M]] "
+     "eval MODEL.h5|MODEL.onnx [--dataset NAME] [--limit N] [--input-scale S] [--input-mean M[,M,M]] "
      "[--input-std D[,D,D]] [--json]"},
+    {"compile", cmd_compile,
+     "compile MODEL.h5|MODEL.onnx --hw NAME|HW.ini [--set SECTION.KEY=VALUE]... [--strategy reform] "
+     "[--dataset NAME] [--limit N] [--input-scale S] [--input-mean M] [--input-std D] [--json]"},
+    {"hw", cmd_hw, "hw NAME|FILE.ini [--set SECTION.KEY=VALUE]... [--json | --ini]"},
 };
 
 static int usage(FILE *f)

@@ -127,6 +127,12 @@ void json_int(Json *j, const char *key, long value)
     fprintf(j->f, "%ld", value);
 }
 
+void json_raw(Json *j, const char *key, const char *json)
+{
+    json_key(j, key);
+    fputs(json, j->f);
+}
+
 void json_close(Json *j)
 {
     fputs("}\n", j->f);

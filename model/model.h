@@ -59,6 +59,32 @@ int train_format(const TrainConfig *t, char *buf, size_t len);
  * Returns 0 with the path, -1 with a message listing the zoo names. */
 int model_resolve(const char *name_or_path, char *path, size_t pathlen, char *err, size_t errlen);
 
+/* A folder of named configurations (configs/models, configs/hw) and the
+ * words its error messages use. */
+typedef struct {
+    const char *dir;     /* "configs/models" */
+    const char *noun;    /* "model": "unknown model 'x'" */
+    const char *member;  /* "zoo model": "not a file nor a zoo model" */
+    const char *members; /* "zoo models": "(zoo models: a, b)" */
+    const char *example; /* "lenet5": "a name such as lenet5" */
+} ConfigDir;
+
+/* model_resolve for any configuration folder: an existing path, or NAME →
+ * DIR/NAME.ini under ., the executable's .. and ../share/nnbench. */
+int config_resolve(const ConfigDir *dir, const char *name_or_path, char *path, size_t pathlen,
+                   char *err, size_t errlen);
+
+/* Opens a configuration INI with iniparser after rejecting what iniparser
+ * would silently accept (a section or key given twice, a key before any
+ * section, a section name that is not a name). Returns the dictionary (free
+ * with iniparser_freedict), or NULL with "FILE: cannot read: ..." or "FILE:
+ * line N: ..." in err. */
+struct _dictionary_ *ini_open(const char *path, char *err, size_t errlen);
+/* 1 if s is 1+ letters, digits, '_', '-' or '.'. */
+int ini_name_ok(const char *s);
+/* Trims blanks at both ends and lower-cases, in place (as iniparser does to names). */
+void ini_trim_lower(char *s);
+
 /* Builds an untrained model from a definition file. `dataset` (may be NULL)
  * overrides [model] dataset; the input shape and class count come from the
  * data set registry unless [model] input is given. Errors name the file,

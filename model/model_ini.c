@@ -1,211 +1,15 @@
 /* model_from_ini: a model-definition INI ([model], [train], one section per
  * layer) to an untrained Model. Every error names the file, the section and
  * the key. */
-#include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <iniparser/iniparser.h>
 
 #include "../datasets/datasets.h"
 #include "model.h"
-
-/* ------------------------------------------------ iniparser's own errors */
-
-/* iniparser reports syntax errors through a global callback; it is pointed
- * here for the duration of one iniparser_load and the first message kept. */
-static _Thread_local char ini_error[1024];
-
-static int capture_error(const char *fmt, ...)
-{
-    if (ini_error[0])
-        return 0;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(ini_error, sizeof ini_error, fmt, ap);
-    va_end(ap);
-    return n;
-}
-
-/* Turns "iniparser: syntax error in F (12):\n-> text\n" into "line 12: syntax error: 'text'". */
-static void describe_ini_error(const char *path, char *err, size_t errlen)
-{
-    const char *msg = ini_error;
-    if (strncmp(msg, "iniparser: ", 11) == 0)
-        msg += 11;
-    const char *open = strrchr(msg, '(');
-    const char *arrow = strstr(msg, "-> ");
-    int line = 0;
-    if (strncmp(msg, "syntax error", 12) == 0 && open && sscanf(open, "(%d)", &line) == 1 && arrow) {
-        char text[256];
-        snprintf(text, sizeof text, "%s", arrow + 3);
-        text[strcspn(text, "\r\n")] = '\0';
-        errf(err, errlen, "%s: line %d: syntax error: '%s'", path, line, text);
-        return;
-    }
-    char text[sizeof ini_error];
-    snprintf(text, sizeof text, "%s", *msg ? msg : "cannot parse");
-    for (char *p = text; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    errf(err, errlen, "%s: %s", path, text);
-}
-
-/* ------------------------------------------------------------ pre-scan */
-
-/* Section and layer names: what can safely be a section, a node name in the
- * model file and an entry of an `inputs` list. */
-static int name_ok(const char *s)
-{
-    if (!*s)
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' && *s != '.')
-            return 0;
-    return 1;
-}
-
-static void trim_lower(char *s)
-{
-    char *b = s;
-    while (*b == ' ' || *b == '\t')
-        b++;
-    size_t n = strlen(b);
-    while (n > 0 && isspace((unsigned char)b[n - 1]))
-        n--;
-    memmove(s, b, n);
-    s[n] = '\0';
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
-
-typedef struct {
-    char name[128];
-    int line;
-} Seen;
-
-static int seen_find(const Seen *v, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(v[i].name, name) == 0)
-            return i;
-    return -1;
-}
-
-static int seen_add(Seen **v, int *n, int *cap, const char *name, int line)
-{
-    if (*n == *cap) {
-        int c = *cap ? *cap * 2 : 32;
-        Seen *g = realloc(*v, sizeof *g * (size_t)c);
-        if (!g)
-            return -1;
-        *v = g;
-        *cap = c;
-    }
-    snprintf((*v)[*n].name, sizeof (*v)[*n].name, "%s", name);
-    (*v)[*n].line = line;
-    (*n)++;
-    return 0;
-}
-
-/* What iniparser silently accepts but a model file must not contain: a
- * section or a key given twice (iniparser merges / overwrites), a key before
- * the first section (iniparser drops it), a section name that cannot be a
- * layer name (iniparser misreads names with ':'). */
-static int prescan(FILE *f, const char *path, char *err, size_t errlen)
-{
-    Seen *secs = NULL, *keys = NULL;
-    int n_secs = 0, cap_secs = 0, n_keys = 0, cap_keys = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    int lineno = 0, continued = 0, rc = 0;
-    char section[128] = "";
-    while (getline(&line, &cap, f) >= 0) {
-        lineno++;
-        size_t n = strlen(line);
-        while (n > 0 && isspace((unsigned char)line[n - 1]))
-            n--;
-        line[n] = '\0';
-        int was_continued = continued;
-        continued = n > 0 && line[n - 1] == '\\';
-        if (was_continued)
-            continue;
-        char *p = line;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (*p == '\0' || *p == ';' || *p == '#')
-            continue;
-        if (*p == '[') {
-            char *close = strchr(p, ']');
-            if (!close)
-                continue; /* iniparser reports it */
-            size_t len = (size_t)(close - p - 1);
-            char name[128];
-            if (len >= sizeof name) {
-                rc = errf(err, errlen, "%s: line %d: section name too long", path, lineno);
-                break;
-            }
-            memcpy(name, p + 1, len);
-            name[len] = '\0';
-            trim_lower(name);
-            if (!name_ok(name) || strlen(name) >= NN_NAME_MAX) {
-                rc = errf(err, errlen,
-                          "%s: line %d: [%s]: a section name must have 1 to %d letters, digits, "
-                          "'_', '-' or '.'",
-                          path, lineno, name, NN_NAME_MAX - 1);
-                break;
-            }
-            int i = seen_find(secs, n_secs, name);
-            if (i >= 0) {
-                rc = errf(err, errlen, "%s: line %d: [%s] appears twice (first at line %d)", path,
-                          lineno, name, secs[i].line);
-                break;
-            }
-            if (seen_add(&secs, &n_secs, &cap_secs, name, lineno) != 0) {
-                rc = errf(err, errlen, "%s: out of memory", path);
-                break;
-            }
-            snprintf(section, sizeof section, "%s", name);
-            n_keys = 0;
-            continue;
-        }
-        char *eq = strchr(p, '=');
-        if (!eq)
-            continue; /* iniparser reports it */
-        char key[128];
-        size_t len = (size_t)(eq - p);
-        if (len >= sizeof key)
-            len = sizeof key - 1;
-        memcpy(key, p, len);
-        key[len] = '\0';
-        trim_lower(key);
-        if (!section[0]) {
-            rc = errf(err, errlen, "%s: line %d: key '%s' comes before any [section]", path,
-                      lineno, key);
-            break;
-        }
-        int i = seen_find(keys, n_keys, key);
-        if (i >= 0) {
-            rc = errf(err, errlen, "%s: line %d: [%s] %s: given twice (first at line %d)", path,
-                      lineno, section, key, keys[i].line);
-            break;
-        }
-        if (seen_add(&keys, &n_keys, &cap_keys, key, lineno) != 0) {
-            rc = errf(err, errlen, "%s: out of memory", path);
-            break;
-        }
-    }
-    if (rc == 0 && ferror(f))
-        rc = errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    free(line);
-    free(secs);
-    free(keys);
-    return rc;
-}
 
 /* ---------------------------------------------------------------- keys */
 
@@ -303,7 +107,7 @@ static int read_model_section(dictionary *d, const char *path, ModelKeys *mk, ch
     for (int i = 0; i < k.n && rc == 0; i++) {
         const char *key = key_name(&k, i), *val = key_value(d, &k, i);
         if (!strcmp(key, "name")) {
-            if (!name_ok(val) || strlen(val) >= sizeof mk->name)
+            if (!ini_name_ok(val) || strlen(val) >= sizeof mk->name)
                 rc = errf(err, errlen,
                           "%s: [model] name: bad value '%s': expected 1 to %zu letters, digits, "
                           "'_', '-' or '.'",
@@ -438,7 +242,7 @@ static int add_layer(dictionary *d, const char *path, const char *sec, const cha
     }
     char opname[64];
     snprintf(opname, sizeof opname, "%s", type ? type : "");
-    trim_lower(opname);
+    ini_trim_lower(opname);
     const OpInfo *op = opname[0] ? op_by_name(opname) : NULL;
     if (!type || !opname[0]) {
         char ops[512];
@@ -481,7 +285,7 @@ static int add_layer(dictionary *d, const char *path, const char *sec, const cha
         char *comma = strchr(p, ',');
         if (comma)
             *comma = '\0';
-        trim_lower(p);
+        ini_trim_lower(p);
         if (!*p) {
             rc = errf(err, errlen, "%s: [%s] inputs: bad value '%s': expected NAME[,NAME...] of "
                       "earlier layers", path, sec, inputs ? inputs : "");
@@ -522,31 +326,10 @@ int model_from_ini(const char *path, const char *dataset, Model *m, char *err, s
 {
     memset(m, 0, sizeof *m);
     m->accuracy = -1;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    struct stat st;
-    int st_rc = fstat(fileno(f), &st);
-    if (st_rc != 0 || S_ISDIR(st.st_mode)) {
-        int e = st_rc != 0 ? errno : EISDIR;
-        fclose(f);
-        return errf(err, errlen, "%s: cannot read: %s", path, strerror(e));
-    }
-    int rc = prescan(f, path, err, errlen);
-    fclose(f);
-    if (rc)
-        return rc;
-
-    ini_error[0] = '\0';
-    iniparser_set_error_callback(capture_error);
-    dictionary *d = iniparser_load(path);
-    iniparser_set_error_callback(NULL);
-    if (!d) {
-        if (!ini_error[0])
-            snprintf(ini_error, sizeof ini_error, "cannot parse (out of memory?)");
-        describe_ini_error(path, err, errlen);
+    dictionary *d = ini_open(path, err, errlen);
+    if (!d)
         return -1;
-    }
+    int rc;
 
     ModelKeys mk;
     memset(&mk, 0, sizeof mk);

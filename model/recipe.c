@@ -58,20 +58,6 @@ static const RecipeSpec *spec_find(const char *key)
     return NULL;
 }
 
-/* Trims spaces into out (bounded); returns 0, or -1 if it does not fit. */
-static int trim_copy(const char *s, char *out, size_t len)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        n--;
-    if (n >= len)
-        return -1;
-    memcpy(out, s, n);
-    out[n] = '\0';
-    return 0;
-}
 
 static int in_range(const RecipeSpec *s, double v)
 {
@@ -101,7 +87,7 @@ int train_key_set(TrainConfig *t, const char *key, const char *value, char *err,
         return -1;
     }
     char v[256];
-    if (!value || trim_copy(value, v, sizeof v) != 0)
+    if (!value || text_trim_copy(value, v, sizeof v) != 0)
         goto bad;
     char *base = (char *)t + s->offset;
     switch (s->kind) {
@@ -173,7 +159,7 @@ int train_key_set(TrainConfig *t, const char *key, const char *value, char *err,
                 if (comma)
                     *comma = '\0';
                 char item[16];
-                if (trim_copy(p, item, sizeof item) != 0)
+                if (text_trim_copy(p, item, sizeof item) != 0)
                     goto bad;
                 /* "crop" pads by 4 pixels (the CIFAR recipe); "cropN" by N. */
                 char *end;

@@ -1,6 +1,6 @@
-/* model_resolve: a model name or definition path to the INI file, searching
- * the zoo (configs/models) under the working directory and next to the
- * installed executable. */
+/* config_resolve: a configuration name or path to its INI file, searching
+ * the folder (configs/models for the zoo, configs/hw for hardware presets)
+ * under the working directory and next to the installed executable. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -17,7 +17,7 @@
 #define PATH_MAX 4096
 #endif
 
-#define ZOO_DIRS 3
+#define N_DIRS 3
 
 static int is_file(const char *p)
 {
@@ -25,11 +25,11 @@ static int is_file(const char *p)
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The zoo folders in search order; returns how many were filled. */
-static int zoo_dirs(char dirs[ZOO_DIRS][PATH_MAX])
+/* The folders in search order; returns how many were filled. */
+static int search_dirs(const char *sub, char dirs[N_DIRS][PATH_MAX])
 {
     int n = 0;
-    snprintf(dirs[n++], PATH_MAX, "configs/models");
+    snprintf(dirs[n++], PATH_MAX, "%s", sub);
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len > 0) {
@@ -37,10 +37,10 @@ static int zoo_dirs(char dirs[ZOO_DIRS][PATH_MAX])
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            int w1 = snprintf(dirs[n], PATH_MAX, "%s/../configs/models", exe);
+            int w1 = snprintf(dirs[n], PATH_MAX, "%s/../%s", exe, sub);
             if (w1 > 0 && w1 < PATH_MAX)
                 n++;
-            int w2 = snprintf(dirs[n], PATH_MAX, "%s/../share/nnbench/configs/models", exe);
+            int w2 = snprintf(dirs[n], PATH_MAX, "%s/../share/nnbench/%s", exe, sub);
             if (w2 > 0 && w2 < PATH_MAX)
                 n++;
         }
@@ -53,8 +53,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* "a, b, c": the *.ini stems found in the zoo folders, sorted, without repeats. */
-static void zoo_names(char dirs[ZOO_DIRS][PATH_MAX], int n_dirs, char *buf, size_t len)
+/* "a, b, c": the *.ini stems found in the folders, sorted, without repeats. */
+static void known_names(char dirs[N_DIRS][PATH_MAX], int n_dirs, char *buf, size_t len)
 {
     char **names = NULL;
     size_t n = 0, cap = 0;
@@ -94,19 +94,21 @@ static void zoo_names(char dirs[ZOO_DIRS][PATH_MAX], int n_dirs, char *buf, size
     free(names);
 }
 
-int model_resolve(const char *name_or_path, char *path, size_t pathlen, char *err, size_t errlen)
+int config_resolve(const ConfigDir *cd, const char *name_or_path, char *path, size_t pathlen,
+                   char *err, size_t errlen)
 {
     if (!name_or_path || !*name_or_path)
-        return errf(err, errlen, "no model given (a zoo name such as lenet5, or a .ini file)");
+        return errf(err, errlen, "no %s given (a name such as %s, or a .ini file)", cd->noun,
+                    cd->example);
     if (is_file(name_or_path)) {
         if (strlen(name_or_path) >= pathlen)
             return errf(err, errlen, "%s: path too long", name_or_path);
         snprintf(path, pathlen, "%s", name_or_path);
         return 0;
     }
-    char dirs[ZOO_DIRS][PATH_MAX];
-    int n_dirs = zoo_dirs(dirs);
-    /* A bare name (with or without .ini) is looked up in the zoo. */
+    char dirs[N_DIRS][PATH_MAX];
+    int n_dirs = search_dirs(cd->dir, dirs);
+    /* A bare name (with or without .ini) is looked up in the folders. */
     if (!strchr(name_or_path, '/')) {
         char stem[256];
         snprintf(stem, sizeof stem, "%s", name_or_path);
@@ -124,19 +126,25 @@ int model_resolve(const char *name_or_path, char *path, size_t pathlen, char *er
             }
         }
     }
-    char zoo[1024];
-    zoo_names(dirs, n_dirs, zoo, sizeof zoo);
+    char known[1024];
+    known_names(dirs, n_dirs, known, sizeof known);
     if (strchr(name_or_path, '/')) {
         struct stat st;
         const char *why = stat(name_or_path, &st) != 0 ? strerror(errno) : "not a regular file";
-        return errf(err, errlen, "%s: cannot read: %s (zoo models: %s)", name_or_path, why,
-                    zoo[0] ? zoo : "none found");
+        return errf(err, errlen, "%s: cannot read: %s (%s: %s)", name_or_path, why, cd->members,
+                    known[0] ? known : "none found");
     }
-    if (!zoo[0])
+    if (!known[0])
         return errf(err, errlen,
-                    "unknown model '%s': not a file, and no zoo found (looked for configs/models "
-                    "under the working directory and next to the nnbench executable)",
-                    name_or_path);
-    return errf(err, errlen, "unknown model '%s': not a file nor a zoo model (zoo models: %s)",
-                name_or_path, zoo);
+                    "unknown %s '%s': not a file, and no %s found (looked for %s under the "
+                    "working directory and next to the nnbench executable)",
+                    cd->noun, name_or_path, cd->members, cd->dir);
+    return errf(err, errlen, "unknown %s '%s': not a file nor a %s (%s: %s)", cd->noun,
+                name_or_path, cd->member, cd->members, known);
+}
+
+int model_resolve(const char *name_or_path, char *path, size_t pathlen, char *err, size_t errlen)
+{
+    static const ConfigDir zoo = {"configs/models", "model", "zoo model", "zoo models", "lenet5"};
+    return config_resolve(&zoo, name_or_path, path, pathlen, err, errlen);
 }

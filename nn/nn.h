@@ -33,6 +33,8 @@ void errf_append(char *buf, size_t len, const char *fmt, ...) __attribute__((for
 /* Parses up to `max` comma-separated finite numbers ("3", "1, 2.5"); returns
  * how many, or -1 if the text is not such a list. */
 int parse_numbers(const char *s, double *out, int max);
+/* Copies s without surrounding blanks (and line ends) into out; -1 if it does not fit. */
+int text_trim_copy(const char *s, char *out, size_t len);
 /* The file name of `path` without folders and its last extension ("a/b.ini" → "b"). */
 void path_stem(const char *path, char *out, size_t len);
 

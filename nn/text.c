@@ -60,3 +60,17 @@ void path_stem(const char *path, char *out, size_t len)
     if (dot && dot != out)
         *dot = '\0';
 }
+
+int text_trim_copy(const char *s, char *out, size_t len)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        n--;
+    if (n >= len)
+        return -1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}

@@ -103,6 +103,64 @@ resnet20.onnx cifar10 0.8134 $CIFAR_NORM
 squeezenet_cifar10.onnx cifar10 0.7532
 ONNX
 
+# --- hardware descriptions (configs/hw) ------------------------------------------
+for preset in generic tianji-ann tianji-snn prime truenorth; do
+    expect 0 "" "hw preset $preset loads and checks" -- "$NNBENCH" hw "$preset"
+done
+"$NNBENCH" hw prime --set weights.bits=4 --set pim.adc_bits=5 --json >"$TMP/hw.json" 2>"$TMP/err"
+if [ "$(json_field "$TMP/hw.json" weights.bits)" = 4 ] && [ "$(json_field "$TMP/hw.json" pim.adc_bits)" = 5 ] &&
+    [ "$(json_field "$TMP/hw.json" target.mode)" = pim ]; then
+    ok "hw --set overrides a preset (--json)"
+else
+    bad "hw --set / --json: $(cat "$TMP/hw.json")"
+fi
+# The documented INI it writes reads back as the same description.
+"$NNBENCH" hw truenorth --set io.window=32 --ini >"$TMP/tn.ini" 2>"$TMP/err" &&
+    "$NNBENCH" hw "$TMP/tn.ini" >"$TMP/tn.txt" 2>>"$TMP/err" &&
+    "$NNBENCH" hw truenorth --set io.window=32 >"$TMP/tn-set.txt" 2>>"$TMP/err"
+if [ $? -eq 0 ] && cmp -s "$TMP/tn.txt" "$TMP/tn-set.txt"; then
+    ok "hw --ini output reads back identically"
+else
+    bad "hw --ini output does not read back identically"
+fi
+printf '[crossbar]\nrows = 70000\n' >"$TMP/badhw.ini"
+expect 2 "badhw.ini: \[crossbar\] rows: bad value '70000': expected an integer in 1..65536" \
+    "hw: out-of-range value in a file" -- "$NNBENCH" hw "$TMP/badhw.ini"
+expect 2 "weights.bitz: unknown key" "hw: unknown key in --set" -- "$NNBENCH" hw tianji-ann --set weights.bitz=4
+expect 2 "weights.bits: bad value '99': expected an integer in 1..16" "hw: bad value in --set" -- \
+    "$NNBENCH" hw tianji-ann --set weights.bits=99
+expect 2 "prime.ini (with --set): weights.encoding = cells needs weights.cells \* weights.cell_bits" \
+    "hw: inconsistent keys" -- "$NNBENCH" hw prime --set weights.cells=1
+expect 2 "missing.ini: cannot read" "hw: missing file" -- "$NNBENCH" hw "$TMP/missing.ini"
+expect 2 "unknown hardware description 'nosuchchip'.*tianji-ann" "hw: unknown preset" -- "$NNBENCH" hw nosuchchip
+
+# --- compile: graph reform is exact ------------------------------------------------
+# model, data set, extra flags: the reformed program must classify exactly as the model.
+while read -r file dataset flags; do
+    case $file in /*|../*) path=$file ;; *) path=$ROOT/$file ;; esac
+    [ -f "$path" ] || { echo "skip compile $file (not found)"; continue; }
+    # shellcheck disable=SC2086
+    "$NNBENCH" compile "$path" --hw tianji-ann --strategy reform --dataset "$dataset" --limit 1000 \
+        $flags --json >"$TMP/compile.json" 2>"$TMP/err"
+    orig=$(json_field "$TMP/compile.json" orig_accuracy)
+    got=$(json_field "$TMP/compile.json" compiled_accuracy)
+    ops=$(json_field "$TMP/compile.json" core_ops)
+    if [ -n "$orig" ] && [ "$orig" = "$got" ] && [ "${ops:-0}" -gt 0 ]; then
+        ok "reform $(basename "$file") on tianji-ann: $ops core ops, accuracy $got = original"
+    else
+        bad "reform $(basename "$file"): accuracy '$got' vs original '$orig'"
+    fi
+done <<COMPILE
+models/lenet5.h5 mnist
+models/fcnn.h5 fashion-mnist
+$ONNX_DIR/mnist-8.onnx mnist --input-scale 1
+COMPILE
+expect 2 "\-\-hw" "compile without --hw" -- "$NNBENCH" compile "$ROOT/models/mlp.h5"
+expect 2 "only 'reform'" "compile with a strategy not built yet" -- \
+    "$NNBENCH" compile "$ROOT/models/mlp.h5" --hw tianji-ann --strategy naive
+expect 2 "crossbar.rowz" "compile with a bad --set key" -- \
+    "$NNBENCH" compile "$ROOT/models/mlp.h5" --hw tianji-ann --set crossbar.rowz=3
+
 # --- bad input: exit 2 and a one-line message naming the problem ---------------
 printf 'not an hdf5 file\n' >"$TMP/corrupt.h5"
 head -c 3000 "$TMP/mlp.h5" >"$TMP/truncated.h5"

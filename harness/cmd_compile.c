@@ -1,0 +1,156 @@
+/* nnbench compile: a trained model into a program for a chip (DESIGN.md §2),
+ * and with --dataset its accuracy before and after, on the test split. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "../compiler/compiler.h"
+#include "../datasets/datasets.h"
+#include "../simulators/simulators.h"
+#include "harness.h"
+
+#define MAX_SETS 64
+
+/* Accuracy of a float program on the first n test images (raw pixels in). */
+static double program_accuracy(const Program *p, const SampleSet *set, int classes)
+{
+    const int chunk = 256;
+    size_t in = shape_size(set->shape);
+    float *x = malloc(sizeof *x * in * chunk), *logits = malloc(sizeof *logits * (size_t)classes * chunk);
+    long correct = 0;
+    for (int i0 = 0; x && logits && i0 < set->n; i0 += chunk) {
+        int n = set->n - i0 < chunk ? set->n - i0 : chunk;
+        for (size_t k = 0; k < in * n; k++)
+            x[k] = set->pixels[(size_t)i0 * in + k];
+        if (ann_run_float(p, x, n, logits)) {
+            correct = -1;
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            correct += argmax(logits + (size_t)i * classes, classes) == set->labels[i0 + i];
+    }
+    int ok = x && logits && correct >= 0;
+    free(x);
+    free(logits);
+    return ok ? (double)correct / set->n : -1;
+}
+
+int cmd_compile(int argc, char **argv)
+{
+    const char *file = NULL, *dataset = NULL, *hw_name = NULL, *strategy = "reform";
+    const char *sets[MAX_SETS];
+    int n_sets = 0, json = 0, custom_norm = 0;
+    long limit = -1;
+    Normalize norm;
+    normalize_default(&norm);
+    char err[1024];
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int pre = parse_preprocessing(o, v, &norm, err, sizeof err);
+        if (pre < 0)
+            return fail(EXIT_USAGE, "compile", "%s", err);
+        if (pre > 0) {
+            custom_norm = 1;
+            i++;
+        } else if (!strcmp(o, "--json")) {
+            json = 1;
+        } else if (!strcmp(o, "--hw") || !strcmp(o, "--set") || !strcmp(o, "--strategy") ||
+                   !strcmp(o, "--dataset") || !strcmp(o, "--limit")) {
+            if (!v)
+                return fail(EXIT_USAGE, "compile", "%s needs a value", o);
+            i++;
+            if (!strcmp(o, "--hw"))
+                hw_name = v;
+            else if (!strcmp(o, "--strategy"))
+                strategy = v;
+            else if (!strcmp(o, "--dataset"))
+                dataset = v;
+            else if (!strcmp(o, "--limit") && parse_long(v, 1, 1L << 30, &limit))
+                return fail(EXIT_USAGE, "compile", "--limit: '%s' is not a positive whole number", v);
+            else if (!strcmp(o, "--set")) {
+                if (n_sets == MAX_SETS)
+                    return fail(EXIT_USAGE, "compile", "more than %d --set options", MAX_SETS);
+                sets[n_sets++] = v;
+            }
+        } else if (o[0] == '-' && o[1]) {
+            return fail(EXIT_USAGE, "compile", "unknown option '%s' (see nnbench --help)", o);
+        } else if (file) {
+            return fail(EXIT_USAGE, "compile", "one model file expected, got '%s' and '%s'", file, o);
+        } else {
+            file = o;
+        }
+    }
+    if (!file)
+        return fail(EXIT_USAGE, "compile", "a MODEL.h5 or MODEL.onnx file is required");
+    if (!hw_name)
+        return fail(EXIT_USAGE, "compile", "--hw HW.ini (or a preset name) is required");
+    if (strcmp(strategy, "reform"))
+        return fail(EXIT_USAGE, "compile", "strategy '%s': only 'reform' is built so far (naive and full come next)",
+                    strategy);
+    Hw hw;
+    if (hw_open(hw_name, sets, n_sets, &hw, NULL, 0, err, sizeof err))
+        return fail(EXIT_USAGE, "compile", "%s", err);
+    Model m;
+    Dataset ds;
+    Program *p = NULL;
+    int rc = open_model("compile", file, dataset, &m, &ds);
+    if (rc)
+        goto done;
+    const Normalize *pre = custom_norm ? &norm : &m.train.norm;
+    double t0 = omp_get_wtime();
+    ReformLimits lim = {hw.crossbar.rows, hw.crossbar.cols};
+    if (reform(m.net, pre, &lim, &p, err, sizeof err)) {
+        rc = fail(EXIT_USAGE, "compile", "%s: %s", file, err);
+        goto done;
+    }
+    double transform_s = omp_get_wtime() - t0;
+    double orig = -1, compiled = -1;
+    if (dataset) {
+        if (limit > 0 && limit < ds.test.n)
+            ds.test.n = (int)limit;
+        orig = net_evaluate(m.net, &ds.test, pre, 256, NULL);
+        compiled = program_accuracy(p, &ds.test, ds.classes);
+        if (orig < 0 || compiled < 0) {
+            rc = fail(EXIT_WORK, "compile", "%s: out of memory evaluating", file);
+            goto done;
+        }
+    }
+    /* Until mapping packs them, every core op is a core of its own. */
+    double used = 0;
+    for (int i = 0; i < p->n_ops; i++)
+        used += (double)p->blocks[p->ops[i].block].rows * p->blocks[p->ops[i].block].cols;
+    double util = p->n_ops ? used / ((double)p->n_ops * hw.crossbar.rows * hw.crossbar.cols) : 0;
+    if (json) {
+        Json j;
+        json_open(&j, stdout);
+        json_str(&j, "model", file);
+        json_str(&j, "hw", hw.target.name);
+        json_str(&j, "strategy", strategy);
+        if (dataset) {
+            json_str(&j, "dataset", m.dataset);
+            json_int(&j, "n", ds.test.n);
+            json_num(&j, "orig_accuracy", orig);
+            json_num(&j, "compiled_accuracy", compiled);
+        }
+        json_int(&j, "core_ops", p->n_ops);
+        json_int(&j, "cores", p->n_ops);
+        json_num(&j, "utilization", util);
+        json_int(&j, "weight_blocks", p->n_blocks);
+        json_int(&j, "neurons", p->n_neurons);
+        json_num(&j, "transform_s", transform_s);
+        json_close(&j);
+    } else {
+        printf("%s for %s (%s): %d core ops (%d weight blocks, %d neurons), crossbar use %.1f%%, %.2f s\n",
+               file, hw.target.name, strategy, p->n_ops, p->n_blocks, p->n_neurons, 100 * util, transform_s);
+        if (dataset)
+            printf("accuracy on %s (%d images): original %.2f%%, compiled %.2f%%\n", m.dataset, ds.test.n,
+                   100 * orig, 100 * compiled);
+    }
+    rc = EXIT_OK;
+done:
+    program_free(p);
+    model_free(&m);
+    dataset_free(&ds);
+    return rc;
+}

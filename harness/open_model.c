@@ -1,0 +1,37 @@
+/* Opening a model for a command: a native .h5 or an ONNX file, with the test
+ * split of its data set, checked to fit each other. */
+#include <string.h>
+
+#include "../compiler/compiler.h"
+#include "../datasets/datasets.h"
+#include "harness.h"
+
+int open_model(const char *cmd, const char *file, const char *dataset, Model *m, Dataset *ds)
+{
+    char err[1024];
+    memset(m, 0, sizeof *m);
+    memset(ds, 0, sizeof *ds);
+    int onnx = is_onnx_path(file);
+    if (onnx && !dataset)
+        return fail(EXIT_USAGE, cmd, "%s: an ONNX file does not name its data set: give --dataset", file);
+    /* An ONNX model is imported for the data set's image shape (NCHW or NHWC). */
+    if (onnx && dataset_load(dataset, SPLIT_TEST, ds, err, sizeof err))
+        return fail(EXIT_USAGE, cmd, "%s", err);
+    OnnxOptions opt = {.has_data_shape = 1, .data_shape = ds->shape};
+    if (onnx ? onnx_import(file, &opt, m, err, sizeof err) : model_load(file, m, err, sizeof err))
+        return fail(EXIT_USAGE, cmd, "%s", err);
+    if (!dataset)
+        dataset = m->dataset;
+    if (!onnx && dataset_load(dataset, SPLIT_TEST, ds, err, sizeof err))
+        return fail(EXIT_USAGE, cmd, "%s", err);
+    if (shape_size(ds->shape) != shape_size(net_input_shape(m->net)) ||
+        ds->classes != (int)net_output_size(m->net)) {
+        Shape in = net_input_shape(m->net);
+        return fail(EXIT_USAGE, cmd,
+                    "%s: model takes %dx%dx%d inputs and has %zu outputs; %s has %dx%dx%d images and %d classes",
+                    file, in.c, in.h, in.w, net_output_size(m->net), dataset, ds->shape.c, ds->shape.h,
+                    ds->shape.w, ds->classes);
+    }
+    snprintf(m->dataset, sizeof m->dataset, "%s", dataset);
+    return EXIT_OK;
+}
