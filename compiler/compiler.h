@@ -65,6 +65,15 @@ typedef struct {
 int reform(const Net *net, const Normalize *norm, const ReformLimits *lim, Program **out, char *err,
            size_t errlen);
 
+/* The naive strategy (compiler/naive.c): a float program rounded to the
+ * chip's integers (weights.bits, io.bits, per-core shifts up to
+ * neuron.shift_max) with activation scales from n_calib calibration images
+ * (raw pixels), no tuning. */
+int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out,
+                   char *err, size_t errlen);
+/* An integer program's inputs from raw pixels (rounded to its I/O bits). */
+void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out);
+
 /* Does the file name end in .onnx? (the command line picks the front end by it) */
 int is_onnx_path(const char *path);
 

@@ -99,20 +99,21 @@ int program_add_block_float(Program *p, int rows, int cols, const float *w, cons
     return p->n_blocks++;
 }
 
-int32_t program_add_op(Program *p, int block, const int32_t *in, int part)
+int32_t program_add_op(Program *p, int block, const int32_t *in, int part, int group)
 {
-    if (block < 0 || block >= p->n_blocks ||
+    if (block < 0 || block >= p->n_blocks || group < 0 ||
         grow((void **)&p->ops, p->n_ops, &p->cap_ops, sizeof *p->ops))
         return -1;
     const CoreBlock *b = &p->blocks[block];
     if ((int64_t)p->n_neurons + b->cols > INT32_MAX)
         return -1;
-    CoreOp op = {block, malloc((size_t)b->rows * sizeof(int32_t)), p->n_neurons, part};
+    CoreOp op = {block, malloc((size_t)b->rows * sizeof(int32_t)), p->n_neurons, part, group};
     if (!op.in)
         return -1;
     memcpy(op.in, in, (size_t)b->rows * sizeof(int32_t));
     p->ops[p->n_ops++] = op;
     p->n_neurons += b->cols;
+    p->n_groups = group + 1 > p->n_groups ? group + 1 : p->n_groups;
     return op.out;
 }
 

@@ -41,11 +41,14 @@ typedef struct {
     int32_t *in;         /* `rows` source neurons, or PROGRAM_ZERO */
     int32_t out;         /* its first neuron; `cols` follow */
     int part;            /* the original node it implements (reports, tuning) */
+    int group;           /* ops of one group output values on one scale (a
+                          * materialised layer, or one level of its partial sums) */
 } CoreOp;
 
 typedef struct {
     int is_float;        /* 1: blocks hold wf/bf (see CoreBlock) */
     int io_bits;         /* y ∈ 0 .. 2^io_bits − 1 */
+    int input_shift;     /* an integer program's inputs: pixel / 2^input_shift, rounded */
     int n_inputs;        /* pixels: neurons 0 .. n_inputs−1 */
     int n_neurons;       /* inputs plus every core op's outputs */
     int n_blocks, n_ops, cap_blocks, cap_ops;
@@ -53,6 +56,7 @@ typedef struct {
     CoreOp *ops;         /* topological: an op reads only neurons below its own */
     int n_outputs;
     int32_t *outputs;    /* the logits: neurons of CORE_LINEAR ops */
+    int n_groups;        /* groups are 0 .. n_groups−1 */
 } Program;
 
 /* An empty program over n_inputs input neurons. NULL on OOM. */
@@ -67,8 +71,8 @@ int program_add_block_float(Program *p, int rows, int cols, const float *w, cons
 Program *program_create_float(int n_inputs);
 
 /* Adds a core op of block `block` reading `in` (a copy is kept); returns the
- * id of its first output neuron, or -1 (OOM, bad block). */
-int32_t program_add_op(Program *p, int block, const int32_t *in, int part);
+ * id of its first output neuron, or -1 (OOM, bad block, group < 0). */
+int32_t program_add_op(Program *p, int block, const int32_t *in, int part, int group);
 /* Declares the logits (copied). 0 or -1. */
 int program_set_outputs(Program *p, const int32_t *neurons, int n);
 

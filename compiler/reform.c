@@ -37,7 +37,26 @@ typedef struct {
     char *err;
     size_t errlen;
     int part;               /* the Net layer being reformed */
+    int n_groups;           /* scale groups handed out so far */
+    int group;              /* the group of what materialise() is producing */
+    int level_group[32];    /* its partial-sum levels' groups (-1: none yet) */
 } Reform;
+
+/* A new scale group for one materialisation (its split levels get theirs lazily). */
+static void begin_group(Reform *r)
+{
+    r->group = r->n_groups++;
+    for (int i = 0; i < 32; i++)
+        r->level_group[i] = -1;
+}
+
+static int level_group(Reform *r, int level)
+{
+    level = level < 31 ? level : 31;
+    if (r->level_group[level] < 0)
+        r->level_group[level] = r->n_groups++;
+    return r->level_group[level];
+}
 
 /* ----------------------------------------------------------- block dedup */
 
@@ -141,7 +160,7 @@ static int union_inputs(Reform *r, const Exprs *e, const size_t *elem, int k, in
 /* One core op (or a split-and-merge group) computing act(expr) for the k
  * elements elem[], over the neurons u[0..nu); writes their neurons to out_ids. */
 static int emit_group(Reform *r, const Exprs *e, const size_t *elem, int k, const int32_t *u, int nu,
-                      CoreActivation act, int32_t *out_ids)
+                      CoreActivation act, int level, int32_t *out_ids)
 {
     Program *p = r->p;
     const int R = r->lim.rows;
@@ -167,7 +186,7 @@ static int emit_group(Reform *r, const Exprs *e, const size_t *elem, int k, cons
     int rc = 0;
     if (nu <= R) {
         int blk = block_for(r, nu, k, act, w, b);
-        int32_t first = blk < 0 ? -1 : program_add_op(p, blk, u, r->part);
+        int32_t first = blk < 0 ? -1 : program_add_op(p, blk, u, r->part, r->group);
         if (first < 0)
             rc = fail_oom(r);
         for (int c = 0; c < k && !rc; c++)
@@ -192,7 +211,7 @@ static int emit_group(Reform *r, const Exprs *e, const size_t *elem, int k, cons
                     pw[(size_t)(2 * c + 1) * rows + i] = -v;
                 }
             int blk = block_for(r, rows, 2 * k, CORE_RELU, pw, zb);
-            int32_t first = blk < 0 ? -1 : program_add_op(p, blk, u + lo, r->part);
+            int32_t first = blk < 0 ? -1 : program_add_op(p, blk, u + lo, r->part, level_group(r, level));
             if (first < 0 || reserve_pos(r))
                 rc = fail_oom(r);
             for (int c = 0; c < 2 * k; c++)
@@ -208,7 +227,7 @@ static int emit_group(Reform *r, const Exprs *e, const size_t *elem, int k, cons
             rc = acc_push(&r->acc, &m) ? fail_oom(r) : 0;
         }
         if (!rc) /* ids are ascending: ops were added in order */
-            rc = emit_group(r, &m, melem, k, mids, 2 * G * k, act, out_ids);
+            rc = emit_group(r, &m, melem, k, mids, 2 * G * k, act, level + 1, out_ids);
         exprs_free(&m);
         free(melem);
         free(mids);
@@ -229,6 +248,7 @@ static int materialise(Reform *r, const Exprs *e, const size_t *order, size_t n,
     int32_t *ids = malloc(sizeof *ids * (n ? n : 1));
     if (!ids || reserve_pos(r))
         return free(ids), fail_oom(r);
+    begin_group(r);
     int rc = 0;
     for (size_t g0 = 0; g0 < n && !rc; g0 += (size_t)group) {
         int gk = (int)(n - g0 < (size_t)group ? n - g0 : (size_t)group);
@@ -256,7 +276,7 @@ static int materialise(Reform *r, const Exprs *e, const size_t *order, size_t n,
                     rc = fail_oom(r);
             }
             if (!rc)
-                rc = emit_group(r, e, order + g0 + c0, k, sub, nsub, act, ids + g0 + c0);
+                rc = emit_group(r, e, order + g0 + c0, k, sub, nsub, act, 0, ids + g0 + c0);
             if (sub != u)
                 free(sub);
             if (!rc && reserve_pos(r))

@@ -1,5 +1,7 @@
 /* nnbench compile: a trained model into a program for a chip (DESIGN.md §2),
- * and with --dataset its accuracy before and after, on the test split. */
+ * and with --dataset its accuracy before and after, on the test split.
+ * Strategies: reform (core ops at full precision) and naive (reform, then
+ * rounding with calibrated scales). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,27 +14,43 @@
 
 #define MAX_SETS 64
 
-/* Accuracy of a float program on the first n test images (raw pixels in). */
+/* Accuracy of a program on a set, on the ANN core simulator (float or integer). */
 static double program_accuracy(const Program *p, const SampleSet *set, int classes)
 {
     const int chunk = 256;
     size_t in = shape_size(set->shape);
-    float *x = malloc(sizeof *x * in * chunk), *logits = malloc(sizeof *logits * (size_t)classes * chunk);
+    float *x = malloc(sizeof *x * in * chunk), *fl = malloc(sizeof *fl * (size_t)classes * chunk);
+    int32_t *q = malloc(sizeof *q * in * chunk);
+    int64_t *il = malloc(sizeof *il * (size_t)classes * chunk);
     long correct = 0;
-    for (int i0 = 0; x && logits && i0 < set->n; i0 += chunk) {
+    for (int i0 = 0; x && fl && q && il && i0 < set->n; i0 += chunk) {
         int n = set->n - i0 < chunk ? set->n - i0 : chunk;
-        for (size_t k = 0; k < in * n; k++)
-            x[k] = set->pixels[(size_t)i0 * in + k];
-        if (ann_run_float(p, x, n, logits)) {
+        const uint8_t *px = set->pixels + (size_t)i0 * in;
+        if (p->is_float) {
+            for (size_t k = 0; k < in * n; k++)
+                x[k] = px[k];
+        } else {
+            quantise_pixels(p, px, in * n, q);
+        }
+        if (p->is_float ? ann_run_float(p, x, n, fl) : ann_run(p, q, n, il)) {
             correct = -1;
             break;
         }
-        for (int i = 0; i < n; i++)
-            correct += argmax(logits + (size_t)i * classes, classes) == set->labels[i0 + i];
+        for (int i = 0; i < n; i++) {
+            int best = 0;
+            for (int c = 1; c < classes; c++) {
+                size_t o = (size_t)i * classes;
+                if (p->is_float ? fl[o + c] > fl[o + best] : il[o + c] > il[o + best])
+                    best = c;
+            }
+            correct += best == set->labels[i0 + i];
+        }
     }
-    int ok = x && logits && correct >= 0;
+    int ok = x && fl && q && il && correct >= 0;
     free(x);
-    free(logits);
+    free(fl);
+    free(q);
+    free(il);
     return ok ? (double)correct / set->n : -1;
 }
 
@@ -85,24 +103,36 @@ int cmd_compile(int argc, char **argv)
         return fail(EXIT_USAGE, "compile", "a MODEL.h5 or MODEL.onnx file is required");
     if (!hw_name)
         return fail(EXIT_USAGE, "compile", "--hw HW.ini (or a preset name) is required");
-    if (strcmp(strategy, "reform"))
-        return fail(EXIT_USAGE, "compile", "strategy '%s': only 'reform' is built so far (naive and full come next)",
+    int naive = !strcmp(strategy, "naive");
+    if (strcmp(strategy, "reform") && !naive)
+        return fail(EXIT_USAGE, "compile", "strategy '%s': 'reform' and 'naive' are built so far ('full' comes next)",
                     strategy);
     Hw hw;
     if (hw_open(hw_name, sets, n_sets, &hw, NULL, 0, err, sizeof err))
         return fail(EXIT_USAGE, "compile", "%s", err);
     Model m;
     Dataset ds;
-    Program *p = NULL;
-    int rc = open_model("compile", file, dataset, &m, &ds);
+    Program *p = NULL, *fp = NULL;
+    /* naive calibrates its scales on training images. */
+    int rc = open_model("compile", file, dataset, naive ? SPLIT_BOTH : SPLIT_TEST, &m, &ds);
     if (rc)
         goto done;
     const Normalize *pre = custom_norm ? &norm : &m.train.norm;
     double t0 = omp_get_wtime();
     ReformLimits lim = {hw.crossbar.rows, hw.crossbar.cols};
-    if (reform(m.net, pre, &lim, &p, err, sizeof err)) {
+    if (reform(m.net, pre, &lim, &fp, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "compile", "%s: %s", file, err);
         goto done;
+    }
+    if (naive) {
+        int n_cal = hw.tune.calib < ds.train.n ? hw.tune.calib : ds.train.n;
+        if (quantise_naive(fp, &hw, ds.train.pixels, n_cal, &p, err, sizeof err)) {
+            rc = fail(EXIT_WORK, "compile", "%s: %s", file, err);
+            goto done;
+        }
+    } else {
+        p = fp;
+        fp = NULL;
     }
     double transform_s = omp_get_wtime() - t0;
     double orig = -1, compiled = -1;
@@ -149,6 +179,7 @@ int cmd_compile(int argc, char **argv)
     }
     rc = EXIT_OK;
 done:
+    program_free(fp);
     program_free(p);
     model_free(&m);
     dataset_free(&ds);

@@ -44,7 +44,7 @@ int cmd_eval(int argc, char **argv)
         return fail(EXIT_USAGE, "eval", "a MODEL.h5 or MODEL.onnx file is required");
     Model m;
     Dataset ds;
-    int rc = open_model("eval", file, dataset, &m, &ds);
+    int rc = open_model("eval", file, dataset, SPLIT_TEST, &m, &ds);
     if (rc)
         goto done;
     dataset = m.dataset;

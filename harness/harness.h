@@ -20,12 +20,13 @@ int cmd_eval(int argc, char **argv);
 int cmd_hw(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 
-/* Loads a native or ONNX model and the test split of its data set (the
+/* Loads a native or ONNX model and the splits of its data set (the
  * model's own, or `dataset`, which ONNX files need), checked to fit each
  * other; m->dataset is set to the one used. Returns EXIT_OK, or the exit
  * status after printing the error for `cmd` (m and ds are then still safe
  * to free). */
-int open_model(const char *cmd, const char *file, const char *dataset, Model *m, Dataset *ds);
+int open_model(const char *cmd, const char *file, const char *dataset, SplitMask splits, Model *m,
+               Dataset *ds);
 
 /* Prints "nnbench CMD: message" on stderr; returns `status` for tail calls. */
 int fail(int status, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -15,7 +15,7 @@ static const struct {
      "eval MODEL.h5|MODEL.onnx [--dataset NAME] [--limit N] [--input-scale S] [--input-mean M[,M,M]] "
      "[--input-std D[,D,D]] [--json]"},
     {"compile", cmd_compile,
-     "compile MODEL.h5|MODEL.onnx --hw NAME|HW.ini [--set SECTION.KEY=VALUE]... [--strategy reform] "
+     "compile MODEL.h5|MODEL.onnx --hw NAME|HW.ini [--set SECTION.KEY=VALUE]... [--strategy reform|naive] "
      "[--dataset NAME] [--limit N] [--input-scale S] [--input-mean M] [--input-std D] [--json]"},
     {"hw", cmd_hw, "hw NAME|FILE.ini [--set SECTION.KEY=VALUE]... [--json | --ini]"},
 };

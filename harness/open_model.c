@@ -1,12 +1,13 @@
-/* Opening a model for a command: a native .h5 or an ONNX file, with the test
- * split of its data set, checked to fit each other. */
+/* Opening a model for a command: a native .h5 or an ONNX file, with the
+ * splits of its data set it needs, checked to fit each other. */
 #include <string.h>
 
 #include "../compiler/compiler.h"
 #include "../datasets/datasets.h"
 #include "harness.h"
 
-int open_model(const char *cmd, const char *file, const char *dataset, Model *m, Dataset *ds)
+int open_model(const char *cmd, const char *file, const char *dataset, SplitMask splits, Model *m,
+               Dataset *ds)
 {
     char err[1024];
     memset(m, 0, sizeof *m);
@@ -15,14 +16,14 @@ int open_model(const char *cmd, const char *file, const char *dataset, Model *m,
     if (onnx && !dataset)
         return fail(EXIT_USAGE, cmd, "%s: an ONNX file does not name its data set: give --dataset", file);
     /* An ONNX model is imported for the data set's image shape (NCHW or NHWC). */
-    if (onnx && dataset_load(dataset, SPLIT_TEST, ds, err, sizeof err))
+    if (onnx && dataset_load(dataset, splits, ds, err, sizeof err))
         return fail(EXIT_USAGE, cmd, "%s", err);
     OnnxOptions opt = {.has_data_shape = 1, .data_shape = ds->shape};
     if (onnx ? onnx_import(file, &opt, m, err, sizeof err) : model_load(file, m, err, sizeof err))
         return fail(EXIT_USAGE, cmd, "%s", err);
     if (!dataset)
         dataset = m->dataset;
-    if (!onnx && dataset_load(dataset, SPLIT_TEST, ds, err, sizeof err))
+    if (!onnx && dataset_load(dataset, splits, ds, err, sizeof err))
         return fail(EXIT_USAGE, cmd, "%s", err);
     if (shape_size(ds->shape) != shape_size(net_input_shape(m->net)) ||
         ds->classes != (int)net_output_size(m->net)) {

@@ -24,11 +24,11 @@ static Program *small_program(void)
     const int64_t ba[2] = {1, -2};
     int a = program_add_block(p, 3, 2, wa, ba, 1, CORE_RELU);
     assert_int_equal(a, 0);
-    assert_int_equal(program_add_op(p, a, (int32_t[]){0, 1, 2}, 0), 4);
-    assert_int_equal(program_add_op(p, a, (int32_t[]){2, 3, PROGRAM_ZERO}, 0), 6);
+    assert_int_equal(program_add_op(p, a, (int32_t[]){0, 1, 2}, 0, 0), 4);
+    assert_int_equal(program_add_op(p, a, (int32_t[]){2, 3, PROGRAM_ZERO}, 0, 0), 6);
     const int32_t wb[3 * 4] = {1, 1, 1, 1, 2, 0, 0, -2, 0, -3, 5, 0};
     int b = program_add_block(p, 4, 3, wb, (int64_t[]){0, 10, -7}, 0, CORE_LINEAR);
-    assert_int_equal(program_add_op(p, b, (int32_t[]){4, 5, 6, 7}, 1), 8);
+    assert_int_equal(program_add_op(p, b, (int32_t[]){4, 5, 6, 7}, 1, 1), 8);
     assert_int_equal(program_set_outputs(p, (int32_t[]){8, 9, 10}, 3), 0);
     char err[256];
     if (program_validate(p, err, sizeof err))
@@ -68,8 +68,8 @@ static void test_rounding_and_saturation(void **state)
     Program *p = program_create(1, 3); /* 0..7 */
     int relu = program_add_block(p, 1, 1, (int32_t[]){1}, NULL, 2, CORE_RELU);
     int lin = program_add_block(p, 1, 1, (int32_t[]){1}, NULL, 0, CORE_LINEAR);
-    int32_t h = program_add_op(p, relu, (int32_t[]){0}, 0);
-    int32_t o = program_add_op(p, lin, &h, 1);
+    int32_t h = program_add_op(p, relu, (int32_t[]){0}, 0, 0);
+    int32_t o = program_add_op(p, lin, &h, 1, 1);
     program_set_outputs(p, &o, 1);
     /* acc/4 rounded half up: 5→1.25→1, 6→1.5→2, 9→2.25→2, 10→2.5→3, 40→10→7 (saturated). */
     const int32_t in[] = {0, 1, 2, 5, 6, 9, 10, 40};
@@ -83,8 +83,8 @@ static void test_rounding_and_saturation(void **state)
     p = program_create(1, 8); /* a negative accumulator clamps to 0 */
     relu = program_add_block(p, 1, 1, (int32_t[]){-3}, (int64_t[]){1}, 1, CORE_RELU);
     lin = program_add_block(p, 1, 1, (int32_t[]){1}, NULL, 0, CORE_LINEAR);
-    h = program_add_op(p, relu, (int32_t[]){0}, 0);
-    o = program_add_op(p, lin, &h, 1);
+    h = program_add_op(p, relu, (int32_t[]){0}, 0, 0);
+    o = program_add_op(p, lin, &h, 1, 1);
     program_set_outputs(p, &o, 1);
     assert_int_equal(ann_run(p, (int32_t[]){5}, 1, got), 0);
     assert_int_equal(got[0], 0);
@@ -111,7 +111,7 @@ static void test_threads_do_not_change_results(void **state)
         for (int op = 0; op < 4; op++) {
             for (int i = 0; i < rows; i++)
                 in[i] = rng_below(&r, 10) == 0 ? PROGRAM_ZERO : prev + (int32_t)rng_below(&r, (uint32_t)prev_n);
-            int32_t o = program_add_op(p, b, in, l);
+            int32_t o = program_add_op(p, b, in, l, l);
             first = first < 0 ? o : first;
         }
         prev = first;
@@ -162,7 +162,7 @@ static void test_validation(void **state)
     expect_invalid(p, "output 1 is neuron 5");
 
     p = program_create(2, 8);
-    assert_int_equal(program_add_op(p, 0, (int32_t[]){0}, 0), -1); /* no such block */
+    assert_int_equal(program_add_op(p, 0, (int32_t[]){0}, 0, 0), -1); /* no such block */
     assert_int_equal(program_add_block(p, 0, 1, NULL, NULL, 0, CORE_RELU), -1);
     expect_invalid(p, "no outputs");
 }

@@ -1,0 +1,245 @@
+/* The naive baseline (DESIGN.md §2): the reformed float program rounded to
+ * the chip's integers with no tuning, as a user would do by hand.
+ *
+ * Every scale group (a materialised layer, or one level of its partial
+ * sums) gets one activation scale S_g = max over calibration images of its
+ * neurons / (2^io_bits − 1). A core op reading neurons of scale S_i and
+ * writing scale S_out then has integer weights round(w·S_i·2^shift / S_out)
+ * and bias round(b·2^shift / S_out), with its own shift (the per-core scale)
+ * as large as the weight bits allow, up to neuron.shift_max. Logits (linear
+ * ops) share one scale, chosen so the largest weight fills the weight bits.
+ * Inputs are the pixels, rounded to the I/O bits. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "compiler.h"
+
+/* Per-neuron maxima of a float program over n images (compiler-side forward). */
+static double *calibrate(const Program *fp, const uint8_t *px, int n)
+{
+    int T = omp_get_max_threads(), max_rows = 1, failed = 0;
+    for (int i = 0; i < fp->n_blocks; i++)
+        max_rows = fp->blocks[i].rows > max_rows ? fp->blocks[i].rows : max_rows;
+    size_t N = (size_t)fp->n_neurons;
+    double *mx = calloc(N * (size_t)T, sizeof *mx);
+    if (!mx)
+        return NULL;
+#pragma omp parallel num_threads(T)
+    {
+        double *m = mx + N * (size_t)omp_get_thread_num();
+        double *v = malloc(sizeof *v * N), *x = malloc(sizeof *x * (size_t)max_rows);
+        if (!v || !x) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 4)
+        for (int img = 0; img < n; img++) {
+            if (!v || !x)
+                continue;
+            for (int i = 0; i < fp->n_inputs; i++)
+                v[i] = px[(size_t)img * fp->n_inputs + i];
+            for (int k = 0; k < fp->n_ops; k++) {
+                const CoreOp *op = &fp->ops[k];
+                const CoreBlock *b = &fp->blocks[op->block];
+                for (int i = 0; i < b->rows; i++)
+                    x[i] = op->in[i] == PROGRAM_ZERO ? 0 : v[op->in[i]];
+                for (int j = 0; j < b->cols; j++) {
+                    double acc = b->bf[j];
+                    for (int i = 0; i < b->rows; i++)
+                        acc += (double)b->wf[(size_t)j * b->rows + i] * x[i];
+                    v[op->out + j] = b->act == CORE_RELU && acc < 0 ? 0 : acc;
+                }
+            }
+            for (size_t i = 0; i < N; i++)
+                m[i] = v[i] > m[i] ? v[i] : m[i];
+        }
+        free(v);
+        free(x);
+    }
+    for (int t = 1; t < T && !failed; t++)
+        for (size_t i = 0; i < N; i++)
+            mx[i] = mx[N * (size_t)t + i] > mx[i] ? mx[N * (size_t)t + i] : mx[i];
+    if (failed) {
+        free(mx);
+        return NULL;
+    }
+    return mx;
+}
+
+/* Int-block dedup: identical integer blocks are stored once. */
+typedef struct {
+    int *slot;
+    size_t size;
+} Dedup;
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int int_block(Program *p, Dedup *d, int rows, int cols, const int32_t *w, const int64_t *b,
+                     int shift, CoreActivation act)
+{
+    if ((size_t)(p->n_blocks + 1) * 2 > d->size) {
+        size_t size = d->size ? d->size * 2 : 1024;
+        int *t = calloc(size, sizeof *t);
+        if (!t)
+            return -1;
+        for (int i = 0; i < p->n_blocks; i++) {
+            const CoreBlock *k = &p->blocks[i];
+            uint64_t h = hash_bytes(1469598103934665603ULL, k->w, sizeof *k->w * (size_t)k->rows * k->cols);
+            h = hash_bytes(h, k->bias, sizeof *k->bias * (size_t)k->cols) ^ (uint64_t)k->shift * 977;
+            size_t at = h & (size - 1);
+            while (t[at])
+                at = (at + 1) & (size - 1);
+            t[at] = i + 1;
+        }
+        free(d->slot);
+        d->slot = t;
+        d->size = size;
+    }
+    uint64_t h = hash_bytes(1469598103934665603ULL, w, sizeof *w * (size_t)rows * cols);
+    h = hash_bytes(h, b, sizeof *b * (size_t)cols) ^ (uint64_t)shift * 977;
+    size_t at = h & (d->size - 1);
+    for (; d->slot[at]; at = (at + 1) & (d->size - 1)) {
+        const CoreBlock *k = &p->blocks[d->slot[at] - 1];
+        if (k->rows == rows && k->cols == cols && k->shift == shift && k->act == act &&
+            !memcmp(k->w, w, sizeof *w * (size_t)rows * cols) && !memcmp(k->bias, b, sizeof *b * (size_t)cols))
+            return d->slot[at] - 1;
+    }
+    int idx = program_add_block(p, rows, cols, w, b, shift, act);
+    if (idx >= 0)
+        d->slot[at] = idx + 1;
+    return idx;
+}
+
+int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out,
+                   char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!fp->is_float)
+        return errf(err, errlen, "naive quantisation needs a float (reformed) program");
+    const int io = hw->io.bits, wb = hw->weights.bits;
+    const double top = ldexp(1, io) - 1, wmax = ldexp(1, wb - 1) - 1;
+    const int in_shift = io < 8 ? 8 - io : 0;
+    Program *p = program_create(fp->n_inputs, io);
+    double *mx = calibrate(fp, calib, n_calib);
+    double *S = calloc((size_t)fp->n_groups + 1, sizeof *S);
+    int *group_of = malloc(sizeof *group_of * (size_t)(fp->n_neurons ? fp->n_neurons : 1));
+    int32_t *w = NULL;
+    int64_t *b = NULL;
+    double *we = NULL;
+    Dedup d = {0};
+    int rc = p && mx && S && group_of ? 0 : errf(err, errlen, "out of memory");
+    if (rc)
+        goto done;
+    p->input_shift = in_shift;
+    /* Neuron → group; group scales from the calibration maxima. */
+    for (int i = 0; i < fp->n_inputs; i++)
+        group_of[i] = -1;
+    for (int k = 0; k < fp->n_ops; k++) {
+        const CoreOp *op = &fp->ops[k];
+        for (int j = 0; j < fp->blocks[op->block].cols; j++) {
+            group_of[op->out + j] = op->group;
+            S[op->group] = mx[op->out + j] > S[op->group] ? mx[op->out + j] : S[op->group];
+        }
+    }
+    for (int g = 0; g < fp->n_groups; g++)
+        S[g] = S[g] > 0 ? S[g] / top : 1;
+    const double s_in = ldexp(1, in_shift);
+    int max_rows = 1, max_cols = 1;
+    for (int i = 0; i < fp->n_blocks; i++) {
+        max_rows = fp->blocks[i].rows > max_rows ? fp->blocks[i].rows : max_rows;
+        max_cols = fp->blocks[i].cols > max_cols ? fp->blocks[i].cols : max_cols;
+    }
+    we = malloc(sizeof *we * (size_t)max_rows * max_cols);
+    w = malloc(sizeof *w * (size_t)max_rows * max_cols);
+    b = malloc(sizeof *b * (size_t)max_cols);
+    if (!we || !w || !b) {
+        rc = errf(err, errlen, "out of memory");
+        goto done;
+    }
+    /* Logit groups: one scale that fits the largest effective weight. */
+    for (int k = 0; k < fp->n_ops; k++) {
+        const CoreOp *op = &fp->ops[k];
+        const CoreBlock *fb = &fp->blocks[op->block];
+        if (fb->act != CORE_LINEAR)
+            continue;
+        S[op->group] = 0;
+    }
+    for (int k = 0; k < fp->n_ops; k++) {
+        const CoreOp *op = &fp->ops[k];
+        const CoreBlock *fb = &fp->blocks[op->block];
+        if (fb->act != CORE_LINEAR)
+            continue;
+        for (int i = 0; i < fb->rows; i++) {
+            int32_t src = op->in[i];
+            double si = src == PROGRAM_ZERO ? 0 : group_of[src] < 0 ? s_in : S[group_of[src]];
+            for (int j = 0; j < fb->cols; j++) {
+                double v = fabs(fb->wf[(size_t)j * fb->rows + i] * si) / wmax;
+                S[op->group] = v > S[op->group] ? v : S[op->group];
+            }
+        }
+    }
+    for (int k = 0; k < fp->n_ops && !rc; k++) {
+        const CoreOp *op = &fp->ops[k];
+        const CoreBlock *fb = &fp->blocks[op->block];
+        double s_out = S[op->group] > 0 ? S[op->group] : 1, big = 0;
+        for (int i = 0; i < fb->rows; i++) {
+            int32_t src = op->in[i];
+            double si = src == PROGRAM_ZERO ? 0 : group_of[src] < 0 ? s_in : S[group_of[src]];
+            for (int j = 0; j < fb->cols; j++) {
+                double v = fb->wf[(size_t)j * fb->rows + i] * si / s_out;
+                we[(size_t)j * fb->rows + i] = v;
+                big = fabs(v) > big ? fabs(v) : big;
+            }
+        }
+        /* The per-core shift: as fine as the weight bits allow. */
+        int shift = 0;
+        if (fb->act == CORE_RELU && big > 0) {
+            shift = (int)floor(log2(wmax / big));
+            shift = shift < 0 ? 0 : shift > hw->neuron.shift_max ? hw->neuron.shift_max : shift;
+        }
+        double f = ldexp(1, shift);
+        for (size_t i = 0; i < (size_t)fb->rows * fb->cols; i++) {
+            double q = nearbyint(we[i] * f);
+            w[i] = (int32_t)(q > wmax ? wmax : q < -wmax ? -wmax : q);
+        }
+        for (int j = 0; j < fb->cols; j++)
+            b[j] = llround(fb->bf[j] * f / s_out);
+        int blk = int_block(p, &d, fb->rows, fb->cols, w, b, shift, fb->act);
+        if (blk < 0 || program_add_op(p, blk, op->in, op->part, op->group) < 0)
+            rc = errf(err, errlen, "out of memory");
+    }
+    if (!rc && program_set_outputs(p, fp->outputs, fp->n_outputs))
+        rc = errf(err, errlen, "out of memory");
+done:
+    free(mx);
+    free(S);
+    free(group_of);
+    free(we);
+    free(w);
+    free(b);
+    free(d.slot);
+    if (rc) {
+        program_free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out)
+{
+    const int s = p->input_shift, top = (1 << p->io_bits) - 1;
+    for (size_t i = 0; i < n; i++) {
+        int q = s ? (px[i] + (1 << (s - 1))) >> s : px[i];
+        out[i] = q > top ? top : q;
+    }
+}
