@@ -74,6 +74,21 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
 /* An integer program's inputs from raw pixels (rounded to its I/O bits). */
 void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out);
 
+/* ----------------------------------------------------------- mapping */
+
+typedef struct {
+    int n_cores, chips;      /* cores used; chips of hw.chip.cores each */
+    int *core_of_op;         /* [n_ops] */
+    int *core_x, *core_y;    /* [n_cores] mesh position (chip c continues at x + c·mesh_x) */
+    double utilization;      /* weights held / (cores × rows × cols) */
+    long long traffic;       /* values × hops per image */
+    long long lower_bound;   /* no mapping has fewer cores: ⌈neurons / cols⌉ */
+} Mapping;
+
+/* Packs core ops onto cores and places them (compiler/map.c). */
+int map_program(const Program *p, const Hw *hw, Mapping *m, char *err, size_t errlen);
+void mapping_free(Mapping *m);
+
 /* Does the file name end in .onnx? (the command line picks the front end by it) */
 int is_onnx_path(const char *path);
 

@@ -113,6 +113,8 @@ int cmd_compile(int argc, char **argv)
     Model m;
     Dataset ds;
     Program *p = NULL, *fp = NULL;
+    Mapping map;
+    memset(&map, 0, sizeof map);
     /* naive calibrates its scales on training images. */
     int rc = open_model("compile", file, dataset, naive ? SPLIT_BOTH : SPLIT_TEST, &m, &ds);
     if (rc)
@@ -134,7 +136,11 @@ int cmd_compile(int argc, char **argv)
         p = fp;
         fp = NULL;
     }
-    double transform_s = omp_get_wtime() - t0;
+    if (map_program(p, &hw, &map, err, sizeof err)) {
+        rc = fail(EXIT_WORK, "compile", "%s: %s", file, err);
+        goto done;
+    }
+    double transform_s = omp_get_wtime() - t0; /* the whole compile: reform to mapping */
     double orig = -1, compiled = -1;
     if (dataset) {
         if (limit > 0 && limit < ds.test.n)
@@ -146,11 +152,6 @@ int cmd_compile(int argc, char **argv)
             goto done;
         }
     }
-    /* Until mapping packs them, every core op is a core of its own. */
-    double used = 0;
-    for (int i = 0; i < p->n_ops; i++)
-        used += (double)p->blocks[p->ops[i].block].rows * p->blocks[p->ops[i].block].cols;
-    double util = p->n_ops ? used / ((double)p->n_ops * hw.crossbar.rows * hw.crossbar.cols) : 0;
     if (json) {
         Json j;
         json_open(&j, stdout);
@@ -164,21 +165,27 @@ int cmd_compile(int argc, char **argv)
             json_num(&j, "compiled_accuracy", compiled);
         }
         json_int(&j, "core_ops", p->n_ops);
-        json_int(&j, "cores", p->n_ops);
-        json_num(&j, "utilization", util);
+        json_int(&j, "cores", map.n_cores);
+        json_int(&j, "cores_lower_bound", map.lower_bound);
+        json_int(&j, "chips", map.chips);
+        json_num(&j, "utilization", map.utilization);
+        json_int(&j, "traffic", map.traffic);
         json_int(&j, "weight_blocks", p->n_blocks);
         json_int(&j, "neurons", p->n_neurons);
         json_num(&j, "transform_s", transform_s);
         json_close(&j);
     } else {
-        printf("%s for %s (%s): %d core ops (%d weight blocks, %d neurons), crossbar use %.1f%%, %.2f s\n",
-               file, hw.target.name, strategy, p->n_ops, p->n_blocks, p->n_neurons, 100 * util, transform_s);
+        printf("%s for %s (%s): %d core ops on %d cores (lower bound %lld, %d chips), crossbar use %.1f%%, "
+               "traffic %lld value-hops per image, %d weight blocks, %d neurons, %.2f s\n",
+               file, hw.target.name, strategy, p->n_ops, map.n_cores, map.lower_bound, map.chips,
+               100 * map.utilization, map.traffic, p->n_blocks, p->n_neurons, transform_s);
         if (dataset)
             printf("accuracy on %s (%d images): original %.2f%%, compiled %.2f%%\n", m.dataset, ds.test.n,
                    100 * orig, 100 * compiled);
     }
     rc = EXIT_OK;
 done:
+    mapping_free(&map);
     program_free(fp);
     program_free(p);
     model_free(&m);
