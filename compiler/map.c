@@ -1,8 +1,8 @@
 /* Mapping (DESIGN.md §2 step 4): core ops onto physical cores, cores onto
  * the chip's mesh.
  *
- * Packing walks the ops in program order (layer by layer, positions in
- * raster order) and puts an op on the current core while its columns fit
+ * Packing walks the ops of each original node grouped by weight block
+ * (positions in raster order) and puts an op on the current core while its columns fit
  * and the union of the core's inputs stays within the rows: a core's rows
  * are shared by all its ops, so neighbouring convolution positions, whose
  * windows overlap, cost few extra rows. Placement lays cores along a
@@ -40,21 +40,42 @@ static int *neuron_ops(const Program *p)
     return of;
 }
 
+static const Program *sort_program; /* for by_part_block (qsort has no context) */
+
+/* Packing order: by original node, then weight block, then program order, so
+ * the same block at neighbouring positions (overlapping inputs) meet. */
+static int by_part_block(const void *x, const void *y)
+{
+    const CoreOp *a = &sort_program->ops[*(const int *)x], *b = &sort_program->ops[*(const int *)y];
+    if (a->part != b->part)
+        return a->part < b->part ? -1 : 1;
+    if (a->block != b->block)
+        return a->block < b->block ? -1 : 1;
+    return (*(const int *)x > *(const int *)y) - (*(const int *)x < *(const int *)y);
+}
+
 int map_program(const Program *p, const Hw *hw, Mapping *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     const int R = hw->crossbar.rows, C = hw->crossbar.cols;
     int *stamp = calloc((size_t)(p->n_neurons ? p->n_neurons : 1), sizeof *stamp);
+    int *order = malloc(sizeof *order * (size_t)(p->n_ops ? p->n_ops : 1));
     m->core_of_op = malloc(sizeof *m->core_of_op * (size_t)(p->n_ops ? p->n_ops : 1));
-    if (!stamp || !m->core_of_op) {
+    if (!stamp || !order || !m->core_of_op) {
         free(stamp);
+        free(order);
         mapping_free(m);
         return errf(err, errlen, "out of memory mapping %d core ops", p->n_ops);
     }
+    for (int k = 0; k < p->n_ops; k++)
+        order[k] = k;
+    sort_program = p;
+    qsort(order, (size_t)p->n_ops, sizeof *order, by_part_block);
     /* stamp[n] == core + 1: neuron n already has a row on that core. */
     int core = -1, rows = 0, cols = 0;
     double used = 0;
-    for (int k = 0; k < p->n_ops; k++) {
+    for (int q = 0; q < p->n_ops; q++) {
+        int k = order[q];
         const CoreOp *op = &p->ops[k];
         const CoreBlock *b = &p->blocks[op->block];
         int fresh = 0;
@@ -87,6 +108,7 @@ int map_program(const Program *p, const Hw *hw, Mapping *m, char *err, size_t er
     int *of = neuron_ops(p);
     if (!m->core_x || !m->core_y || !of) {
         free(stamp);
+        free(order);
         free(of);
         mapping_free(m);
         return errf(err, errlen, "out of memory placing %d cores", m->n_cores);
@@ -101,7 +123,8 @@ int map_program(const Program *p, const Hw *hw, Mapping *m, char *err, size_t er
     /* Traffic: each value travels once to every core that reads it. */
     memset(stamp, 0, sizeof *stamp * (size_t)(p->n_neurons ? p->n_neurons : 1));
     long long traffic = 0;
-    for (int k = 0; k < p->n_ops; k++) {
+    for (int q = 0; q < p->n_ops; q++) { /* in packing order: each core's ops together */
+        int k = order[q];
         const CoreOp *op = &p->ops[k];
         const CoreBlock *b = &p->blocks[op->block];
         int c = m->core_of_op[k];
@@ -109,13 +132,14 @@ int map_program(const Program *p, const Hw *hw, Mapping *m, char *err, size_t er
             int32_t n = op->in[i];
             if (n == PROGRAM_ZERO || of[n] < 0 || stamp[n] == c + 1)
                 continue;
-            stamp[n] = c + 1; /* ops are grouped by core, so one stamp per core suffices */
+            stamp[n] = c + 1; /* a core's ops come together, so one stamp per core suffices */
             int src = m->core_of_op[of[n]];
             traffic += abs(m->core_x[src] - m->core_x[c]) + abs(m->core_y[src] - m->core_y[c]);
         }
     }
     m->traffic = traffic;
     free(stamp);
+    free(order);
     free(of);
     return 0;
 }

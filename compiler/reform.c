@@ -699,9 +699,45 @@ static int reform_two_relus(Reform *r, const Layer *l, const Exprs *in, Exprs *o
     return rc;
 }
 
+/* Are all elements sums of neurons with non-negative weights and constants?
+ * (Every neuron is non-negative: a pixel or a ReLU output.) */
+static int non_negative(const Exprs *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (e->k[i] < 0)
+            return 0;
+    for (size_t t = 0; e->n && t < e->start[e->n]; t++)
+        if (e->coef[t] < 0)
+            return 0;
+    return 1;
+}
+
+/* Pooling outputs are sums of several neurons; when they cannot be negative,
+ * one ReLU neuron each (exact: relu(v) = v) keeps their consumers' fan-in
+ * small instead of multiplying it by the window. */
+static int compact_pooled(Reform *r, const Layer *l, Exprs *out)
+{
+    int many = 0;
+    for (size_t i = 0; i < out->n && !many; i++)
+        many = expr_terms(out, i) > 1;
+    if (!many || !non_negative(out))
+        return 0;
+    Exprs c;
+    int rc = materialise_layer(r, out, l->outer, l->out_shape, 1, 0, CORE_RELU, &c);
+    if (rc)
+        return rc;
+    exprs_free(out);
+    *out = c;
+    return 0;
+}
+
 static int reform_layer(Reform *r, const Layer *l, Exprs *const *in, int is_output, Exprs *out)
 {
     exprs_init(out);
+    if ((l->type == OP_AVGPOOL || l->type == OP_GLOBAL_AVGPOOL || l->type == OP_MAXPOOL) && !is_output) {
+        int rc = l->type == OP_MAXPOOL ? reform_maxpool(r, l, in[0], out) : reform_avgpool(r, l, in[0], out);
+        return rc ? rc : compact_pooled(r, l, out);
+    }
     switch (l->type) {
     case OP_DENSE: return reform_dense(r, l, in[0], out);
     case OP_CONV: return reform_conv(r, l, in[0], out);
