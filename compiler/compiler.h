@@ -19,6 +19,7 @@
 #include "../model/model.h"
 #include "hw.h"
 #include "program.h"
+#include "verify.h"
 
 /* A constant tensor: initializers, folded values, tensor .pb files. Values
  * are held in double, which is exact for float32 and for int64 shapes. */
@@ -56,13 +57,20 @@ void onnx_tensor_free(OnnxTensor *t);
 /* ------------------------------------------------------------ reform */
 
 typedef struct {
-    int rows, cols; /* the crossbar: fan-in and neurons of one core op */
-} ReformLimits;
+    int rows, cols;          /* the crossbar: fan-in and neurons of one core op */
+    /* For the MLP approximators of non-core functions (sigmoid, tanh, LRN):
+     * calibration images (raw pixels) whose real values they are fitted on,
+     * the hidden ReLU neurons per value and the samples used. */
+    const uint8_t *calib;
+    int n_calib;
+    int approx_width, approx_samples;
+} ReformOptions;
 
 /* Graph reform (compiler/reform.c): the inference function of net, with the
  * input normalisation folded in, as a float program of core ops over raw
- * pixels (0..255) with an unbounded ReLU. Errors name the layer. */
-int reform(const Net *net, const Normalize *norm, const ReformLimits *lim, Program **out, char *err,
+ * pixels (0..255) with an unbounded ReLU. Runs net on the calibration
+ * images when it has non-core functions. Errors name the layer. */
+int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **out, char *err,
            size_t errlen);
 
 /* The naive strategy (compiler/naive.c): a float program rounded to the

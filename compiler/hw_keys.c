@@ -144,9 +144,9 @@ const HwKey hw_keys[] = {
     {"tune", "expand", HW_INT, OFF(tune.expand), 1, 64, .def = "1",
      .doc = "Re-encoding width k: where I/O precision is too low one value is carried by k "
             "neurons; 1 = off."},
-    {"tune", "approx_width", HW_INT, OFF(tune.approx_width), 1, 65536, .def = "64",
+    {"tune", "approx_width", HW_INT, OFF(tune.approx_width), 1, 65536, .def = "8",
      .doc = "Hidden width of the MLP of core ops that replaces a non-core function (sigmoid, "
-            "tanh, LRN, ...)."},
+            "tanh, LRN, ...): ReLU neurons per value."},
     {"tune", "approx_samples", HW_INT, OFF(tune.approx_samples), 1, 10000000, .def = "16384",
      .doc = "Samples of a node's real inputs its approximator is trained on."},
     {"tune", "phases", HW_FLAGS, OFF(tune.phases), WORDS(phase_words),

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hw.h"
+
 #define PROGRAM_ZERO (-1) /* an input row wired to constant 0 */
 
 typedef enum { CORE_RELU, CORE_LINEAR } CoreActivation;
@@ -80,5 +82,45 @@ int program_set_outputs(Program *p, const int32_t *neurons, int n);
  * reading only earlier neurons, outputs from linear ops. 0, or -1 with the
  * first problem in err. (Hardware limits are the verifier's job.) */
 int program_validate(const Program *p, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ files */
+
+#define PROGRAM_FORMAT_VERSION 1
+
+/* Where a saved program came from and what compiling it measured. Numbers
+ * are -1 when unknown (chips, n_cores: 0). The mapping arrays are optional
+ * (NULL). program_save only reads it, so the arrays may be borrowed (a
+ * Mapping's); program_load fills it with its own allocations, which
+ * program_info_free releases. */
+typedef struct {
+    char model[4096];          /* the model file (or zoo name) compiled */
+    char dataset[64];          /* the data set it was calibrated and evaluated on */
+    char strategy[32];         /* reform, naive, full, ... */
+    double orig_accuracy, compiled_accuracy;
+    double transform_s;        /* compile time */
+    double utilization;        /* weights held / (cores × rows × cols) */
+    long long traffic;         /* values × hops per image */
+    int chips;
+    int n_cores;               /* cores used */
+    int *core_of_op;           /* [n_ops]: 0 .. n_cores − 1 */
+    int *core_x, *core_y;      /* [n_cores]: mesh positions */
+} ProgramInfo;
+
+/* Everything unknown, no arrays. */
+void program_info_init(ProgramInfo *info);
+/* Frees the arrays program_load allocated and resets info. */
+void program_info_free(ProgramInfo *info);
+
+/* Saves p (and the hardware description it was compiled for, its mapping
+ * and stats; info may be NULL) as HDF5 (layout in program_h5.c). The program
+ * must pass program_validate. Writes PATH.tmp.PID and renames it, so a
+ * failure leaves nothing. 0, or -1 with "PATH: ..." in err. */
+int program_save(const Program *p, const Hw *hw, const ProgramInfo *info, const char *path,
+                 char *err, size_t errlen);
+/* Loads a saved program: *p (program_free it), *hw and *info (program_info_free
+ * it; may be NULL). Everything is checked, then program_validate; a damaged
+ * or tampered file gives "PATH: what is wrong" and leaves *p NULL. */
+int program_load(const char *path, Program **p, Hw *hw, ProgramInfo *info, char *err,
+                 size_t errlen);
 
 #endif

@@ -13,8 +13,10 @@
  *     into partial sums carried as relu(p), relu(−p) and a merge op;
  *     more channels than columns go to several ops;
  *   - a softmax at the output is dropped (it keeps the largest logit);
- *   - sigmoid, tanh, LRN and other functions need the MLP approximators
- *     (not yet built): reform refuses them, naming the layer.
+ *   - sigmoid, tanh and LRN become MLP approximators (approx.h) fitted on
+ *     the values they see on calibration images; LRN is fitted as a
+ *     function of its own channel (with AlexNet's small α the neighbours
+ *     change it by well under 1%); other functions are refused, naming the layer.
  * Identical weight blocks are stored once (every interior position of a
  * convolution shares one).
  */
@@ -22,13 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approx.h"
 #include "compiler.h"
 #include "expr.h"
 
 typedef struct {
     const Net *net;
     Program *p;
-    ReformLimits lim;
+    ReformOptions lim;
+    Approx *approx;         /* per layer: the fit of a non-core function, if any */
     ExprAcc acc;
     int32_t *pos;           /* neuron id → row in the op being built */
     int32_t cap_pos;
@@ -731,9 +735,83 @@ static int compact_pooled(Reform *r, const Layer *l, Exprs *out)
     return 0;
 }
 
+/* g(x) = a0 + Σ_j a_j relu(x − t_j): one materialised layer per knot. */
+static int reform_approx(Reform *r, const Layer *l, const Exprs *in, Exprs *out)
+{
+    const Approx *g = &r->approx[r->part];
+    Exprs *hidden = calloc((size_t)g->k, sizeof *hidden), pos, neg, carried;
+    exprs_init(&pos);
+    exprs_init(&neg);
+    exprs_init(&carried);
+    if (!hidden)
+        return fail_oom(r);
+    int rc = 0;
+    /* Each knot reads the input; a long expression (a conv's window) is first
+     * carried on neurons, as relu(x) − relu(−x) (or relu(x) when x ≥ 0), so
+     * the knots read one or two neurons instead of the whole window. */
+    size_t terms = in->n ? in->start[in->n] : 0;
+    if (terms > 2 * in->n) {
+        int nonneg = non_negative(in);
+        rc = materialise_layer(r, in, l->outer, l->out_shape, 1, 0, CORE_RELU, &pos);
+        if (!rc && !nonneg)
+            rc = materialise_layer(r, in, l->outer, l->out_shape, -1, 0, CORE_RELU, &neg);
+        for (size_t i = 0; i < in->n && !rc; i++) {
+            acc_add(&r->acc, &pos, i, 1);
+            if (!nonneg)
+                acc_add(&r->acc, &neg, i, -1);
+            rc = acc_push(&r->acc, &carried) ? fail_oom(r) : 0;
+        }
+        in = &carried;
+    }
+    for (int j = 0; j < g->k && !rc; j++)
+        rc = materialise_layer(r, in, l->outer, l->out_shape, 1, -g->t[j], CORE_RELU, &hidden[j]);
+    for (size_t i = 0; i < in->n && !rc; i++) {
+        for (int j = 0; j < g->k; j++)
+            acc_add(&r->acc, &hidden[j], i, g->a[j]);
+        r->acc.k += g->a0;
+        rc = acc_push(&r->acc, out) ? fail_oom(r) : 0;
+    }
+    for (int j = 0; j < g->k; j++)
+        exprs_free(&hidden[j]);
+    free(hidden);
+    exprs_free(&pos);
+    exprs_free(&neg);
+    exprs_free(&carried);
+    return rc;
+}
+
+static int needs_approx(OpType t) { return t == OP_SIGMOID || t == OP_TANH || t == OP_LRN; }
+
+/* Fits the approximators of every non-core layer on the calibration images. */
+static int fit_approximators(Reform *r, Net *net, const Normalize *norm)
+{
+    const ReformOptions *o = &r->lim;
+    int k = o->approx_width > 0 ? o->approx_width : 8;
+    size_t samples = o->approx_samples > 0 ? (size_t)o->approx_samples : 16384;
+    for (int i = 1; i <= net->output; i++) {
+        const Layer *l = &net->layers[i];
+        if (!needs_approx(l->type))
+            continue;
+        if (!o->calib || o->n_calib < 1)
+            return unsupported(r, l, "its approximator needs calibration images");
+        float *x, *y;
+        size_t n;
+        if (approx_samples(net, norm, o->calib, o->n_calib, i, samples, &x, &y, &n))
+            return errf(r->err, r->errlen, "layer '%s': out of memory sampling", l->name);
+        int rc = approx_fit(x, y, n, k, &r->approx[i]);
+        free(x);
+        free(y);
+        if (rc)
+            return unsupported(r, l, "could not fit its approximator (no samples, or a singular fit)");
+    }
+    return 0;
+}
+
 static int reform_layer(Reform *r, const Layer *l, Exprs *const *in, int is_output, Exprs *out)
 {
     exprs_init(out);
+    if (needs_approx(l->type))
+        return reform_approx(r, l, in[0], out);
     if ((l->type == OP_AVGPOOL || l->type == OP_GLOBAL_AVGPOOL || l->type == OP_MAXPOOL) && !is_output) {
         int rc = l->type == OP_MAXPOOL ? reform_maxpool(r, l, in[0], out) : reform_avgpool(r, l, in[0], out);
         return rc ? rc : compact_pooled(r, l, out);
@@ -771,22 +849,25 @@ static int reform_layer(Reform *r, const Layer *l, Exprs *const *in, int is_outp
         return 0;
     }
     default:
-        return unsupported(r, l, "a non-core function: it needs an MLP approximator (not built yet)");
+        return unsupported(r, l, "a function nnbench has no core-op form or approximator for yet");
     }
 }
 
-int reform(const Net *net, const Normalize *norm, const ReformLimits *lim, Program **out, char *err,
+int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **out, char *err,
            size_t errlen)
 {
     *out = NULL;
-    if (lim->rows < 3 || lim->cols < 2)
-        return errf(err, errlen, "crossbars of %dx%d are too small to reform into", lim->rows, lim->cols);
+    if (opt->rows < 3 || opt->cols < 2)
+        return errf(err, errlen, "crossbars of %dx%d are too small to reform into", opt->rows, opt->cols);
     Shape in = net_input_shape(net);
-    Reform r = {.net = net, .lim = *lim, .err = err, .errlen = errlen};
+    Reform r = {.net = net, .lim = *opt, .err = err, .errlen = errlen};
     r.p = program_create_float((int)shape_size(in));
     Exprs *ex = calloc((size_t)net->n_layers, sizeof *ex);
     int *uses = calloc((size_t)net->n_layers, sizeof *uses);
-    int rc = r.p && ex && uses ? 0 : errf(err, errlen, "out of memory");
+    r.approx = calloc((size_t)net->n_layers, sizeof *r.approx);
+    int rc = r.p && ex && uses && r.approx ? 0 : errf(err, errlen, "out of memory");
+    if (!rc)
+        rc = fit_approximators(&r, net, norm);
     for (int i = 1; i <= net->output && !rc; i++)
         for (int k = 0; k < net->layers[i].n_inputs; k++)
             uses[net->layers[i].inputs[k]]++;
@@ -829,6 +910,9 @@ int reform(const Net *net, const Normalize *norm, const ReformLimits *lim, Progr
         exprs_free(&ex[i]);
     free(ex);
     free(uses);
+    for (int i = 0; i < net->n_layers && r.approx; i++)
+        approx_free(&r.approx[i]);
+    free(r.approx);
     free(r.pos);
     free(r.table);
     acc_free(&r.acc);

@@ -1,7 +1,7 @@
 /* nnbench compile: a trained model into a program for a chip (DESIGN.md §2),
  * and with --dataset its accuracy before and after, on the test split.
  * Strategies: reform (core ops at full precision) and naive (reform, then
- * rounding with calibrated scales). */
+ * rounding with calibrated scales). Every program goes through the verifier. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,49 +14,31 @@
 
 #define MAX_SETS 64
 
-/* Accuracy of a program on a set, on the ANN core simulator (float or integer). */
-static double program_accuracy(const Program *p, const SampleSet *set, int classes)
+/* The verifier's findings, up to 5 of them, for the text output. A float
+ * program's V_FLOAT is left out (see `violations` in cmd_compile). */
+static void print_violations(const VerifyReport *vr, long long violations)
 {
-    const int chunk = 256;
-    size_t in = shape_size(set->shape);
-    float *x = malloc(sizeof *x * in * chunk), *fl = malloc(sizeof *fl * (size_t)classes * chunk);
-    int32_t *q = malloc(sizeof *q * in * chunk);
-    int64_t *il = malloc(sizeof *il * (size_t)classes * chunk);
-    long correct = 0;
-    for (int i0 = 0; x && fl && q && il && i0 < set->n; i0 += chunk) {
-        int n = set->n - i0 < chunk ? set->n - i0 : chunk;
-        const uint8_t *px = set->pixels + (size_t)i0 * in;
-        if (p->is_float) {
-            for (size_t k = 0; k < in * n; k++)
-                x[k] = px[k];
-        } else {
-            quantise_pixels(p, px, in * n, q);
+    printf("verifier: %lld violation%s of the hardware description", violations,
+           violations == 1 ? "" : "s");
+    for (int k = 0, first = 1; k < V_COUNT; k++)
+        if (k != V_FLOAT && vr->counts[k]) {
+            printf("%s%s %lld", first ? " (" : ", ", verify_kind_name((ViolationKind)k), vr->counts[k]);
+            first = 0;
         }
-        if (p->is_float ? ann_run_float(p, x, n, fl) : ann_run(p, q, n, il)) {
-            correct = -1;
-            break;
-        }
-        for (int i = 0; i < n; i++) {
-            int best = 0;
-            for (int c = 1; c < classes; c++) {
-                size_t o = (size_t)i * classes;
-                if (p->is_float ? fl[o + c] > fl[o + best] : il[o + c] > il[o + best])
-                    best = c;
-            }
-            correct += best == set->labels[i0 + i];
-        }
+    printf("%s\n", violations ? ")" : "");
+    char line[256];
+    for (int i = 0, shown = 0; i < vr->n && shown < 5; i++) {
+        if (vr->v[i].kind == V_FLOAT)
+            continue;
+        verify_describe(vr, i, line, sizeof line);
+        printf("  %s\n", line);
+        shown++;
     }
-    int ok = x && fl && q && il && correct >= 0;
-    free(x);
-    free(fl);
-    free(q);
-    free(il);
-    return ok ? (double)correct / set->n : -1;
 }
 
 int cmd_compile(int argc, char **argv)
 {
-    const char *file = NULL, *dataset = NULL, *hw_name = NULL, *strategy = "reform";
+    const char *file = NULL, *dataset = NULL, *hw_name = NULL, *strategy = "reform", *out = NULL;
     const char *sets[MAX_SETS];
     int n_sets = 0, json = 0, custom_norm = 0;
     long limit = -1;
@@ -74,7 +56,7 @@ int cmd_compile(int argc, char **argv)
         } else if (!strcmp(o, "--json")) {
             json = 1;
         } else if (!strcmp(o, "--hw") || !strcmp(o, "--set") || !strcmp(o, "--strategy") ||
-                   !strcmp(o, "--dataset") || !strcmp(o, "--limit")) {
+                   !strcmp(o, "--dataset") || !strcmp(o, "--limit") || !strcmp(o, "-o")) {
             if (!v)
                 return fail(EXIT_USAGE, "compile", "%s needs a value", o);
             i++;
@@ -84,6 +66,8 @@ int cmd_compile(int argc, char **argv)
                 strategy = v;
             else if (!strcmp(o, "--dataset"))
                 dataset = v;
+            else if (!strcmp(o, "-o"))
+                out = v;
             else if (!strcmp(o, "--limit") && parse_long(v, 1, 1L << 30, &limit))
                 return fail(EXIT_USAGE, "compile", "--limit: '%s' is not a positive whole number", v);
             else if (!strcmp(o, "--set")) {
@@ -115,19 +99,22 @@ int cmd_compile(int argc, char **argv)
     Program *p = NULL, *fp = NULL;
     Mapping map;
     memset(&map, 0, sizeof map);
-    /* naive calibrates its scales on training images. */
-    int rc = open_model("compile", file, dataset, naive ? SPLIT_BOTH : SPLIT_TEST, &m, &ds);
+    VerifyReport vr;
+    memset(&vr, 0, sizeof vr);
+    /* Approximators and naive's scales are calibrated on training images. */
+    int rc = open_model("compile", file, dataset, SPLIT_BOTH, &m, &ds);
     if (rc)
         goto done;
     const Normalize *pre = custom_norm ? &norm : &m.train.norm;
     double t0 = omp_get_wtime();
-    ReformLimits lim = {hw.crossbar.rows, hw.crossbar.cols};
-    if (reform(m.net, pre, &lim, &fp, err, sizeof err)) {
+    int n_cal = hw.tune.calib < ds.train.n ? hw.tune.calib : ds.train.n;
+    ReformOptions opt = {hw.crossbar.rows, hw.crossbar.cols, ds.train.pixels, n_cal, hw.tune.approx_width,
+                         hw.tune.approx_samples};
+    if (reform(m.net, pre, &opt, &fp, err, sizeof err)) {
         rc = fail(EXIT_USAGE, "compile", "%s: %s", file, err);
         goto done;
     }
     if (naive) {
-        int n_cal = hw.tune.calib < ds.train.n ? hw.tune.calib : ds.train.n;
         if (quantise_naive(fp, &hw, ds.train.pixels, n_cal, &p, err, sizeof err)) {
             rc = fail(EXIT_WORK, "compile", "%s: %s", file, err);
             goto done;
@@ -141,14 +128,43 @@ int cmd_compile(int argc, char **argv)
         goto done;
     }
     double transform_s = omp_get_wtime() - t0; /* the whole compile: reform to mapping */
+    /* The reform program is float by design: count what would still be wrong
+     * once it is quantised (sizes, activations, fan-out, structure). */
+    long long violations = verify_program(p, &hw, &vr, 6);
+    if (violations < 0) {
+        rc = fail(EXIT_WORK, "compile", "%s: out of memory verifying the program", file);
+        goto done;
+    }
+    violations -= vr.counts[V_FLOAT];
     double orig = -1, compiled = -1;
     if (dataset) {
         if (limit > 0 && limit < ds.test.n)
             ds.test.n = (int)limit;
         orig = net_evaluate(m.net, &ds.test, pre, 256, NULL);
-        compiled = program_accuracy(p, &ds.test, ds.classes);
+        compiled = simulate_accuracy(p, &ds.test, ds.classes, NULL);
         if (orig < 0 || compiled < 0) {
             rc = fail(EXIT_WORK, "compile", "%s: out of memory evaluating", file);
+            goto done;
+        }
+    }
+    if (out) { /* the arrays in info belong to map */
+        ProgramInfo info;
+        program_info_init(&info);
+        snprintf(info.model, sizeof info.model, "%s", file);
+        snprintf(info.dataset, sizeof info.dataset, "%s", m.dataset);
+        snprintf(info.strategy, sizeof info.strategy, "%s", strategy);
+        info.orig_accuracy = orig;
+        info.compiled_accuracy = compiled;
+        info.transform_s = transform_s;
+        info.utilization = map.utilization;
+        info.traffic = map.traffic;
+        info.chips = map.chips;
+        info.n_cores = map.n_cores;
+        info.core_of_op = map.core_of_op;
+        info.core_x = map.core_x;
+        info.core_y = map.core_y;
+        if (program_save(p, &hw, &info, out, err, sizeof err)) {
+            rc = fail(EXIT_WORK, "compile", "%s", err);
             goto done;
         }
     }
@@ -173,6 +189,7 @@ int cmd_compile(int argc, char **argv)
         json_int(&j, "weight_blocks", p->n_blocks);
         json_int(&j, "neurons", p->n_neurons);
         json_num(&j, "transform_s", transform_s);
+        json_int(&j, "violations", (long)violations);
         json_close(&j);
     } else {
         printf("%s for %s (%s): %d core ops on %d cores (lower bound %lld, %d chips), crossbar use %.1f%%, "
@@ -182,9 +199,11 @@ int cmd_compile(int argc, char **argv)
         if (dataset)
             printf("accuracy on %s (%d images): original %.2f%%, compiled %.2f%%\n", m.dataset, ds.test.n,
                    100 * orig, 100 * compiled);
+        print_violations(&vr, violations);
     }
     rc = EXIT_OK;
 done:
+    verify_report_free(&vr);
     mapping_free(&map);
     program_free(fp);
     program_free(p);

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "../compiler/program.h"
 #include "../datasets/datasets.h"
 #include "../model/model.h"
 #include "../nn/nn.h"
@@ -19,6 +20,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_hw(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 
 /* Loads a native or ONNX model and the splits of its data set (the
  * model's own, or `dataset`, which ONNX files need), checked to fit each
@@ -27,6 +29,14 @@ int cmd_compile(int argc, char **argv);
  * to free). */
 int open_model(const char *cmd, const char *file, const char *dataset, SplitMask splits, Model *m,
                Dataset *ds);
+
+/* Accuracy of program p on a set on the ANN core simulator (float or
+ * integer; an integer program's inputs quantised from the pixels), by
+ * arg-max over the logits. The wall time of the simulator calls alone goes
+ * to *sim_s (may be NULL). -1 on OOM, or if p does not take the set's images
+ * or give `classes` logits (callers check that first, with a message).
+ * (harness/run_program.c) */
+double simulate_accuracy(const Program *p, const SampleSet *set, int classes, double *sim_s);
 
 /* Prints "nnbench CMD: message" on stderr; returns `status` for tail calls. */
 int fail(int status, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

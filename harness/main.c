@@ -16,7 +16,8 @@ static const struct {
      "[--input-std D[,D,D]] [--json]"},
     {"compile", cmd_compile,
      "compile MODEL.h5|MODEL.onnx --hw NAME|HW.ini [--set SECTION.KEY=VALUE]... [--strategy reform|naive] "
-     "[--dataset NAME] [--limit N] [--input-scale S] [--input-mean M] [--input-std D] [--json]"},
+     "[--dataset NAME] [--limit N] [--input-scale S] [--input-mean M] [--input-std D] [-o PROGRAM.h5] [--json]"},
+    {"simulate", cmd_simulate, "simulate PROGRAM.h5 [--dataset NAME] [--limit N] [--json]"},
     {"hw", cmd_hw, "hw NAME|FILE.ini [--set SECTION.KEY=VALUE]... [--json | --ini]"},
 };
 

@@ -33,6 +33,7 @@ int open_model(const char *cmd, const char *file, const char *dataset, SplitMask
                     file, in.c, in.h, in.w, net_output_size(m->net), dataset, ds->shape.c, ds->shape.h,
                     ds->shape.w, ds->classes);
     }
-    snprintf(m->dataset, sizeof m->dataset, "%s", dataset);
+    if (dataset != m->dataset) /* snprintf onto its own source is undefined (it gave "") */
+        snprintf(m->dataset, sizeof m->dataset, "%s", dataset);
     return EXIT_OK;
 }

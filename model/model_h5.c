@@ -1,22 +1,19 @@
 /* model_save / model_load: the native HDF5 model file (layout in model.h).
  *
- * Saving writes PATH.tmp.PID and renames it over PATH, so a failure never
- * leaves a half-written model. Loading rebuilds the Net from /graph/nodes
+ * Saving writes PATH.tmp.PID and renames it over PATH (h5io.h), so a failure
+ * never leaves a half-written model. Loading rebuilds the Net from /graph/nodes
  * through the op table and the attribute parser, then reads every declared
  * parameter after checking its shape; hostile or truncated files give a
  * message, never a crash. HDF5's own error-stack printing is turned off. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <hdf5.h>
 
+#include "h5io.h"
 #include "model.h"
 
 #ifndef NNBENCH_VERSION
@@ -28,7 +25,6 @@
 #define NODE_INPUTS 512
 #define NODE_ATTRS 1024
 #define NODES_MAX 16384   /* rows of /graph/nodes a file may hold */
-#define STR_ATTR_MAX 4096 /* longest string attribute read */
 
 /* One row of /graph/nodes, in memory. */
 typedef struct {
@@ -38,19 +34,6 @@ typedef struct {
     char attrs[NODE_ATTRS];
     int out_shape[3];
 } NodeRow;
-
-static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-static void close_type(hid_t t)
-{
-    if (t >= 0)
-        H5Tclose(t);
-}
-static void close_space(hid_t s)
-{
-    if (s >= 0)
-        H5Sclose(s);
-}
 
 /* "6x1x5x5" */
 static void dims_text(const int *dims, int ndim, char *buf, size_t len)
@@ -89,73 +72,15 @@ static hid_t node_type(void)
         t = -1;
     }
 out:
-    close_type(s_name);
-    close_type(s_op);
-    close_type(s_in);
-    close_type(s_attr);
-    close_type(arr);
+    h5io_close_type(s_name);
+    h5io_close_type(s_op);
+    h5io_close_type(s_in);
+    h5io_close_type(s_attr);
+    h5io_close_type(arr);
     return t;
 }
 
 /* ================================================================ save */
-
-static int write_attr(hid_t loc, const char *name, hid_t type, hid_t space, const void *buf)
-{
-    hid_t a = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (a < 0)
-        return -1;
-    int rc = H5Awrite(a, type, buf) < 0 ? -1 : 0;
-    if (H5Aclose(a) < 0)
-        rc = -1;
-    return rc;
-}
-
-/* Strings are written fixed-length (NUL-terminated): variable-length ones
- * live in HDF5's global heap, whose reader in HDF5 1.10 trusts the stored
- * lengths, so a damaged file could crash the loader. */
-static int attr_str(hid_t loc, const char *name, const char *value)
-{
-    hid_t t = H5Tcopy(H5T_C_S1), s = H5Screate(H5S_SCALAR);
-    int rc = -1;
-    if (t >= 0 && s >= 0 && H5Tset_size(t, strlen(value) + 1) >= 0 &&
-        H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0)
-        rc = write_attr(loc, name, t, s, value);
-    close_type(t);
-    close_space(s);
-    return rc;
-}
-
-static int attr_num(hid_t loc, const char *name, hid_t type, const void *v, hsize_t count)
-{
-    hid_t s = count == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, NULL);
-    if (s < 0)
-        return -1;
-    int rc = write_attr(loc, name, type, s, v);
-    H5Sclose(s);
-    return rc;
-}
-
-/* Dataset creation: chunked with the Fletcher-32 checksum filter, so damaged
- * raw data is reported instead of read. Chunks stay under 1 GiB. */
-static hid_t checked_dcpl(int ndim, const hsize_t *dims, size_t elem)
-{
-    hsize_t chunk[H5S_MAX_RANK];
-    size_t inner = elem;
-    for (int k = 0; k < ndim; k++) {
-        chunk[k] = dims[k] ? dims[k] : 1;
-        if (k > 0)
-            inner *= (size_t)chunk[k];
-    }
-    hsize_t rows_max = inner >= (1u << 30) ? 1 : (hsize_t)((1u << 30) / inner);
-    if (chunk[0] > rows_max)
-        chunk[0] = rows_max;
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (dcpl >= 0 && (H5Pset_chunk(dcpl, ndim, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0)) {
-        H5Pclose(dcpl);
-        return -1;
-    }
-    return dcpl;
-}
 
 /* Fills the /graph/nodes rows (every layer but the input); checks that each
  * text fits its fixed-size field. */
@@ -215,13 +140,13 @@ static int write_root(hid_t file, const Model *m)
     int64_t version = MODEL_FORMAT_VERSION;
     uint64_t seed = m->train.seed;
     const char *trained_on = m->trained_on[0] ? m->trained_on : m->trained ? "unknown" : "";
-    if (attr_num(file, "format_version", H5T_NATIVE_INT64, &version, 1) < 0 ||
-        attr_str(file, "name", m->name) < 0 || attr_str(file, "dataset", m->dataset) < 0 ||
-        attr_str(file, "trained_on", trained_on) < 0 ||
-        attr_num(file, "train_seconds", H5T_NATIVE_DOUBLE, &m->train_seconds, 1) < 0 ||
-        attr_num(file, "accuracy", H5T_NATIVE_DOUBLE, &m->accuracy, 1) < 0 ||
-        attr_num(file, "seed", H5T_NATIVE_UINT64, &seed, 1) < 0 ||
-        attr_str(file, "nnbench_version", NNBENCH_VERSION) < 0)
+    if (h5io_attr_num(file, "format_version", H5T_NATIVE_INT64, &version, 1) < 0 ||
+        h5io_attr_str(file, "name", m->name) < 0 || h5io_attr_str(file, "dataset", m->dataset) < 0 ||
+        h5io_attr_str(file, "trained_on", trained_on) < 0 ||
+        h5io_attr_num(file, "train_seconds", H5T_NATIVE_DOUBLE, &m->train_seconds, 1) < 0 ||
+        h5io_attr_num(file, "accuracy", H5T_NATIVE_DOUBLE, &m->accuracy, 1) < 0 ||
+        h5io_attr_num(file, "seed", H5T_NATIVE_UINT64, &seed, 1) < 0 ||
+        h5io_attr_str(file, "nnbench_version", NNBENCH_VERSION) < 0)
         return -1;
     return 0;
 }
@@ -235,12 +160,12 @@ static int write_graph(hid_t file, const Net *net, const NodeRow *rows)
     hid_t t = -1, s = -1, d = -1, dcpl = -1;
     Shape in = net_input_shape(net);
     int shape[3] = {in.c, in.h, in.w};
-    if (attr_num(g, "input_shape", H5T_NATIVE_INT, shape, 3) < 0 ||
-        attr_str(g, "output", net->layers[net->output].name) < 0)
+    if (h5io_attr_num(g, "input_shape", H5T_NATIVE_INT, shape, 3) < 0 ||
+        h5io_attr_str(g, "output", net->layers[net->output].name) < 0)
         goto out;
     hsize_t n = (hsize_t)(net->n_layers - 1);
     if ((t = node_type()) < 0 || (s = H5Screate_simple(1, &n, NULL)) < 0 ||
-        (dcpl = checked_dcpl(1, &n, sizeof(NodeRow))) < 0)
+        (dcpl = h5io_dcpl(1, &n, sizeof(NodeRow), 0)) < 0)
         goto out;
     if ((d = H5Dcreate2(g, "nodes", t, s, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
         goto out;
@@ -252,8 +177,8 @@ out:
         rc = -1;
     if (dcpl >= 0)
         H5Pclose(dcpl);
-    close_space(s);
-    close_type(t);
+    h5io_close_space(s);
+    h5io_close_type(t);
     if (H5Gclose(g) < 0)
         rc = -1;
     return rc;
@@ -277,7 +202,7 @@ static int write_train(hid_t file, const TrainConfig *t)
         char *eq = strstr(line, " = ");
         if (eq) {
             *eq = '\0';
-            rc = attr_str(g, line, eq + 3);
+            rc = h5io_attr_str(g, line, eq + 3);
         }
         if (!nl)
             break;
@@ -309,7 +234,7 @@ static int write_params(hid_t file, const Net *net)
             for (int k = 0; k < pa->ndim; k++)
                 dims[k] = (hsize_t)pa->dims[k];
             hid_t s = H5Screate_simple(pa->ndim, dims, NULL);
-            hid_t dcpl = checked_dcpl(pa->ndim, dims, sizeof(float));
+            hid_t dcpl = h5io_dcpl(pa->ndim, dims, sizeof(float), 0);
             hid_t d = s < 0 || dcpl < 0 ? -1
                                         : H5Dcreate2(g, pa->name, H5T_IEEE_F32LE, s, H5P_DEFAULT,
                                                      dcpl, H5P_DEFAULT);
@@ -320,7 +245,7 @@ static int write_params(hid_t file, const Net *net)
                 rc = -1;
             if (dcpl >= 0)
                 H5Pclose(dcpl);
-            close_space(s);
+            h5io_close_space(s);
         }
         if (H5Gclose(g) < 0)
             rc = -1;
@@ -330,25 +255,9 @@ static int write_params(hid_t file, const Net *net)
     return rc;
 }
 
-/* File access: close everything with the file. For writing, the HDF5 1.8
- * object formats, whose metadata (superblock, object headers, B-trees,
- * heaps) carries checksums, so a damaged file fails cleanly on open or read
- * rather than being parsed; HDF5 1.8 and later, and h5py, read them. */
-static hid_t strong_fapl(int for_write)
-{
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0 &&
-        (H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
-         (for_write && H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0))) {
-        H5Pclose(fapl);
-        return -1;
-    }
-    return fapl;
-}
-
 int model_save(const Model *m, const char *path, char *err, size_t errlen)
 {
-    h5_quiet();
+    h5io_quiet();
     if (!m || !m->net || m->net->n_layers < 2)
         return errf(err, errlen, "%s: cannot save: the model has no layers", path);
     const Net *net = m->net;
@@ -360,170 +269,21 @@ int model_save(const Model *m, const char *path, char *err, size_t errlen)
         free(rows);
         return errf(err, errlen, "%s: cannot save: %s", path, why);
     }
-
     char tmp[4200];
-    int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (w < 0 || (size_t)w >= sizeof tmp) {
-        free(rows);
-        return errf(err, errlen, "%s: path too long", path);
-    }
-    /* Create it ourselves first, for a plain errno message (HDF5 gives none). */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        free(rows);
-        return errf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(e));
-    }
-    close(fd);
-
+    hid_t file = h5io_create(path, tmp, sizeof tmp, err, errlen);
     int rc = -1;
-    hid_t fapl = strong_fapl(1);
-    hid_t file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (file < 0) {
-        errf(err, errlen, "%s: cannot create HDF5 file %s", path, tmp);
-        goto out;
+    if (file >= 0) {
+        int ok = write_root(file, m) == 0 && write_graph(file, net, rows) == 0 &&
+                 write_train(file, &m->train) == 0 && write_params(file, net) == 0;
+        rc = h5io_finish(file, ok, path, tmp, err, errlen);
+        if (!ok)
+            errf(err, errlen, "%s: cannot write (disk full?)", path);
     }
-    if (write_root(file, m) < 0 || write_graph(file, net, rows) < 0 ||
-        write_train(file, &m->train) < 0 || write_params(file, net) < 0) {
-        errf(err, errlen, "%s: cannot write (disk full?)", path);
-        H5Fclose(file);
-        goto out;
-    }
-    if (H5Fclose(file) < 0) {
-        errf(err, errlen, "%s: cannot write (disk full?)", path);
-        goto out;
-    }
-    fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        errf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        goto out;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    if (rc != 0)
-        unlink(tmp);
     free(rows);
     return rc;
 }
 
 /* ================================================================ load */
-
-/* Reads a string attribute (variable- or fixed-length) into buf. Returns 0,
- * 1 if absent (buf untouched), or -1 with a message naming `where`/name. */
-static int read_attr_str(hid_t loc, const char *where, const char *name, char *buf, size_t len,
-                         char *err, size_t errlen)
-{
-    htri_t ex = H5Aexists(loc, name);
-    if (ex == 0)
-        return 1;
-    if (ex < 0)
-        return errf(err, errlen, "cannot read attribute %s%s", where, name);
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t ft = a < 0 ? -1 : H5Aget_type(a);
-    hid_t sp = a < 0 ? -1 : H5Aget_space(a);
-    hid_t mt = -1;
-    int rc = -1;
-    char *text = NULL;
-    if (ft < 0 || sp < 0) {
-        errf(err, errlen, "cannot read attribute %s%s", where, name);
-        goto out;
-    }
-    if (H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) {
-        errf(err, errlen, "attribute %s%s: a single string expected", where, name);
-        goto out;
-    }
-    htri_t var = H5Tis_variable_str(ft);
-    /* HDF5 does not convert between character sets: read in the file's. */
-    H5T_cset_t cset = H5Tget_cset(ft);
-    if (var < 0 || cset < 0 || (mt = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_cset(mt, cset) < 0) {
-        errf(err, errlen, "cannot read attribute %s%s", where, name);
-        goto out;
-    }
-    if (var) {
-        if (H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Aread(a, mt, &text) < 0 || !text) {
-            errf(err, errlen, "cannot read attribute %s%s", where, name);
-            goto out;
-        }
-        size_t n = strlen(text);
-        if (n >= len)
-            errf(err, errlen, "attribute %s%s: longer than %zu characters", where, name, len - 1);
-        else {
-            memcpy(buf, text, n + 1);
-            rc = 0;
-        }
-        H5free_memory(text);
-        text = NULL;
-    } else {
-        size_t size = H5Tget_size(ft);
-        if (size == 0 || size > STR_ATTR_MAX) {
-            errf(err, errlen, "attribute %s%s: bad string size %zu", where, name, size);
-            goto out;
-        }
-        text = calloc(1, size + 1);
-        if (!text || H5Tset_size(mt, size) < 0 || H5Aread(a, mt, text) < 0) {
-            errf(err, errlen, "cannot read attribute %s%s", where, name);
-            goto out;
-        }
-        text[size] = '\0';
-        size_t n = strlen(text);
-        while (n > 0 && text[n - 1] == ' ' && H5Tget_strpad(ft) == H5T_STR_SPACEPAD)
-            text[--n] = '\0';
-        if (n >= len)
-            errf(err, errlen, "attribute %s%s: longer than %zu characters", where, name, len - 1);
-        else {
-            memcpy(buf, text, n + 1);
-            rc = 0;
-        }
-    }
-out:
-    free(text);
-    close_type(mt);
-    close_space(sp);
-    close_type(ft);
-    if (a >= 0)
-        H5Aclose(a);
-    return rc;
-}
-
-/* Reads `count` numbers of a numeric attribute as `memtype`. 0, 1 if absent, -1. */
-static int read_attr_num(hid_t loc, const char *where, const char *name, hid_t memtype, void *out,
-                         hssize_t count, char *err, size_t errlen)
-{
-    htri_t ex = H5Aexists(loc, name);
-    if (ex == 0)
-        return 1;
-    if (ex < 0)
-        return errf(err, errlen, "cannot read attribute %s%s", where, name);
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t ft = a < 0 ? -1 : H5Aget_type(a);
-    hid_t sp = a < 0 ? -1 : H5Aget_space(a);
-    int rc = -1;
-    if (ft < 0 || sp < 0) {
-        errf(err, errlen, "cannot read attribute %s%s", where, name);
-    } else if ((H5Tget_class(ft) != H5T_INTEGER && H5Tget_class(ft) != H5T_FLOAT) ||
-               H5Sget_simple_extent_npoints(sp) != count) {
-        errf(err, errlen, "attribute %s%s: %lld number%s expected", where, name, (long long)count,
-             count == 1 ? "" : "s");
-    } else if (H5Aread(a, memtype, out) < 0) {
-        errf(err, errlen, "cannot read attribute %s%s", where, name);
-    } else {
-        rc = 0;
-    }
-    close_space(sp);
-    close_type(ft);
-    if (a >= 0)
-        H5Aclose(a);
-    return rc;
-}
 
 /* Checks that the file's /graph/nodes type has our members in a readable form. */
 static int check_node_type(hid_t ft, char *err, size_t errlen)
@@ -561,7 +321,7 @@ static int check_node_type(hid_t ft, char *err, size_t errlen)
         hid_t base = H5Tget_super(mt);
         ok = H5Tget_array_dims2(mt, &dim) == 1 && dim == 3 && base >= 0 &&
              H5Tget_class(base) == H5T_INTEGER;
-        close_type(base);
+        h5io_close_type(base);
     }
     H5Tclose(mt);
     if (!ok)
@@ -595,6 +355,11 @@ static int read_nodes(hid_t file, NodeRow **rows_out, char *err, size_t errlen)
         errf(err, errlen, "/graph/nodes: a table of 1 to %d rows expected", NODES_MAX);
         goto out;
     }
+    char why[NN_ERR_MAX];
+    if (h5io_check_stored(d, why, sizeof why)) {
+        errf(err, errlen, "/graph/nodes: %s", why);
+        goto out;
+    }
     rows = calloc((size_t)count, sizeof *rows);
     if (!rows) {
         errf(err, errlen, "out of memory");
@@ -613,9 +378,9 @@ static int read_nodes(hid_t file, NodeRow **rows_out, char *err, size_t errlen)
     rows = NULL;
 out:
     free(rows);
-    close_type(mt);
-    close_space(sp);
-    close_type(ft);
+    h5io_close_type(mt);
+    h5io_close_space(sp);
+    h5io_close_type(ft);
     if (d >= 0)
         H5Dclose(d);
     return n;
@@ -722,14 +487,19 @@ static int read_param(hid_t file, const Layer *l, Param *p, char *err, size_t er
         errf(err, errlen, "%s: shape %s expected, file has %s", where, want, ndim ? have : "a scalar");
         goto out;
     }
+    char why[NN_ERR_MAX];
+    if (h5io_check_stored(d, why, sizeof why)) {
+        errf(err, errlen, "%s: %s", where, why);
+        goto out;
+    }
     if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, p->data) < 0) {
         errf(err, errlen, "%s: cannot read (damaged or truncated file?)", where);
         goto out;
     }
     rc = 0;
 out:
-    close_space(sp);
-    close_type(ft);
+    h5io_close_space(sp);
+    h5io_close_type(ft);
     if (d >= 0)
         H5Dclose(d);
     return rc;
@@ -805,7 +575,7 @@ static herr_t train_attr(hid_t loc, const char *name, const H5A_info_t *info, vo
     (void)info;
     TrainIter *it = data;
     char value[256], why[NN_ERR_MAX];
-    int r = read_attr_str(loc, "/train/", name, value, sizeof value, why, sizeof why);
+    int r = h5io_read_attr_str(loc, "/train/", name, value, sizeof value, why, sizeof why);
     if (r != 0) {
         errf(it->err, it->errlen, "%s", r > 0 ? "cannot read /train" : why);
         return -1;
@@ -842,7 +612,7 @@ static int read_train(hid_t file, TrainConfig *t, char *err, size_t errlen)
 static int load_file(hid_t file, const char *path, Model *m, char *err, size_t errlen)
 {
     int64_t version = 0;
-    int r = read_attr_num(file, "/", "format_version", H5T_NATIVE_INT64, &version, 1, err, errlen);
+    int r = h5io_read_attr_num(file, "/", "format_version", H5T_NATIVE_INT64, &version, 1, err, errlen);
     if (r > 0)
         return errf(err, errlen, "missing attribute format_version (not an nnbench model file?)");
     if (r < 0)
@@ -852,17 +622,17 @@ static int load_file(hid_t file, const char *path, Model *m, char *err, size_t e
                     (long long)version, MODEL_FORMAT_VERSION);
 
     path_stem(path, m->name, sizeof m->name);
-    if (read_attr_str(file, "/", "name", m->name, sizeof m->name, err, errlen) < 0 ||
-        read_attr_str(file, "/", "dataset", m->dataset, sizeof m->dataset, err, errlen) < 0 ||
-        read_attr_str(file, "/", "trained_on", m->trained_on, sizeof m->trained_on, err, errlen) < 0 ||
-        read_attr_num(file, "/", "train_seconds", H5T_NATIVE_DOUBLE, &m->train_seconds, 1, err,
+    if (h5io_read_attr_str(file, "/", "name", m->name, sizeof m->name, err, errlen) < 0 ||
+        h5io_read_attr_str(file, "/", "dataset", m->dataset, sizeof m->dataset, err, errlen) < 0 ||
+        h5io_read_attr_str(file, "/", "trained_on", m->trained_on, sizeof m->trained_on, err, errlen) < 0 ||
+        h5io_read_attr_num(file, "/", "train_seconds", H5T_NATIVE_DOUBLE, &m->train_seconds, 1, err,
                       errlen) < 0 ||
-        read_attr_num(file, "/", "accuracy", H5T_NATIVE_DOUBLE, &m->accuracy, 1, err, errlen) < 0)
+        h5io_read_attr_num(file, "/", "accuracy", H5T_NATIVE_DOUBLE, &m->accuracy, 1, err, errlen) < 0)
         return -1;
     m->trained = m->trained_on[0] != '\0';
     train_config_default(&m->train);
     uint64_t seed;
-    r = read_attr_num(file, "/", "seed", H5T_NATIVE_UINT64, &seed, 1, err, errlen);
+    r = h5io_read_attr_num(file, "/", "seed", H5T_NATIVE_UINT64, &seed, 1, err, errlen);
     if (r < 0)
         return -1;
     if (r == 0)
@@ -879,10 +649,10 @@ static int load_file(hid_t file, const char *path, Model *m, char *err, size_t e
         return errf(err, errlen, "/graph: not a readable group");
     int shape[3] = {0, 0, 0};
     char output[NODE_NAME] = "";
-    r = read_attr_num(g, "/graph/", "input_shape", H5T_NATIVE_INT, shape, 3, err, errlen);
+    r = h5io_read_attr_num(g, "/graph/", "input_shape", H5T_NATIVE_INT, shape, 3, err, errlen);
     if (r > 0)
         errf(err, errlen, "missing attribute /graph/input_shape");
-    int r2 = r ? 0 : read_attr_str(g, "/graph/", "output", output, sizeof output, err, errlen);
+    int r2 = r ? 0 : h5io_read_attr_str(g, "/graph/", "output", output, sizeof output, err, errlen);
     H5Gclose(g);
     if (r || r2 < 0)
         return -1;
@@ -948,24 +718,9 @@ int model_load(const char *path, Model *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     m->accuracy = -1;
-    h5_quiet();
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    struct stat st;
-    int st_rc = fstat(fileno(f), &st);
-    int e = st_rc != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
-    fclose(f);
-    if (e)
-        return errf(err, errlen, "%s: cannot read: %s", path, strerror(e));
-    if (H5Fis_hdf5(path) <= 0)
-        return errf(err, errlen, "%s: not an HDF5 file", path);
-    hid_t fapl = strong_fapl(0);
-    hid_t file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    if (fapl >= 0)
-        H5Pclose(fapl);
+    hid_t file = h5io_open(path, err, errlen);
     if (file < 0)
-        return errf(err, errlen, "%s: damaged or truncated HDF5 file (cannot open it)", path);
+        return -1;
     char why[NN_ERR_MAX + 256];
     why[0] = '\0';
     int rc = load_file(file, path, m, why, sizeof why);

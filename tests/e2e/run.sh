@@ -166,6 +166,29 @@ if [ -n "$got" ] && awk "BEGIN{exit !($got >= $orig - 0.01)}"; then
 else
     bad "naive lenet5 on tianji-ann: '$got' vs original '$orig'"
 fi
+# The verifier finds nothing wrong with naive programs, also when small crossbars force splits.
+v=$(json_field "$TMP/naive.json" violations)
+[ "$v" = 0 ] && ok "verifier: naive lenet5 fits tianji-ann" ||
+    bad "verifier: naive lenet5 on tianji-ann: '$v' violations"
+for sets in "--set crossbar.rows=32 --set crossbar.cols=16" "--set crossbar.rows=16"; do
+    # shellcheck disable=SC2086
+    "$NNBENCH" compile "$ROOT/models/lenet5.h5" --hw tianji-ann --strategy naive $sets --json \
+        >"$TMP/verify.json" 2>"$TMP/err"
+    v=$(json_field "$TMP/verify.json" violations)
+    [ "$v" = 0 ] && ok "verifier: naive lenet5 fits tianji-ann with $sets" ||
+        bad "verifier: naive lenet5 on tianji-ann with $sets: '$v' violations"
+done
+# compile -o writes the program; simulate runs it to the same accuracy.
+"$NNBENCH" compile "$ROOT/models/lenet5.h5" --hw tianji-ann --strategy naive --dataset mnist --limit 1000 \
+    -o "$TMP/lenet5.prog.h5" --json >"$TMP/c.json" 2>"$TMP/err"
+"$NNBENCH" simulate "$TMP/lenet5.prog.h5" --limit 1000 --json >"$TMP/s.json" 2>>"$TMP/err"
+c=$(json_field "$TMP/c.json" compiled_accuracy)
+s=$(json_field "$TMP/s.json" accuracy)
+if [ -n "$c" ] && [ "$c" = "$s" ] && grep -q '"images_per_s":' "$TMP/s.json"; then
+    ok "simulate of the saved program reproduces compile's accuracy ($s)"
+else
+    bad "simulate accuracy '$s' differs from compile's '$c'"
+fi
 expect 2 "'full' comes next" "compile with a strategy not built yet" -- \
     "$NNBENCH" compile "$ROOT/models/mlp.h5" --hw tianji-ann --strategy full
 expect 2 "crossbar.rowz" "compile with a bad --set key" -- \
@@ -186,6 +209,10 @@ expect 2 "nosuchset" "unknown data set" -- "$NNBENCH" train --model mlp --datase
 expect 2 "corrupt.h5" "corrupt model file" -- "$NNBENCH" eval "$TMP/corrupt.h5"
 expect 2 "truncated.h5" "truncated model file" -- "$NNBENCH" eval "$TMP/truncated.h5"
 expect 2 "missing.h5" "missing model file" -- "$NNBENCH" eval "$TMP/missing.h5"
+expect 2 "missing.h5: cannot read" "simulate: missing program file" -- "$NNBENCH" simulate "$TMP/missing.h5"
+expect 2 "corrupt.h5: not an HDF5 file" "simulate: garbage program file" -- "$NNBENCH" simulate "$TMP/corrupt.h5"
+expect 2 "mlp.h5: a model file, not a compiled program" "simulate: a model file instead of a program" -- \
+    "$NNBENCH" simulate "$TMP/mlp.h5"
 expect 2 "cifar10" "data set that does not fit the model" -- "$NNBENCH" eval "$TMP/mlp.h5" --dataset cifar10
 expect 2 "input-std" "bad preprocessing value" -- "$NNBENCH" eval "$TMP/mlp.h5" --input-std 0
 cd "$TMP/empty" && export NNBENCH_DATA="$TMP/empty"

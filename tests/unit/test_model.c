@@ -736,6 +736,19 @@ static void test_h5_bad_contents(void **state)
     H5Fclose(f);
     expect_load_error(p, "/params/dense1/bias: shape 10 expected, file has 10x1");
 
+    /* a parameter whose chunk was never written (HDF5 would read zeros) */
+    p = saved_copy("hole.h5");
+    f = edit(p);
+    assert_int_equal(H5Ldelete(f, "/params/dense1/bias", H5P_DEFAULT), 0);
+    hsize_t ten = 10;
+    hid_t hs = H5Screate_simple(1, &ten, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, &ten);
+    H5Dclose(H5Dcreate2(f, "/params/dense1/bias", H5T_IEEE_F32LE, hs, H5P_DEFAULT, dcpl, H5P_DEFAULT));
+    H5Pclose(dcpl);
+    H5Sclose(hs);
+    H5Fclose(f);
+    expect_load_error(p, "hole.h5: /params/dense1/bias: 0 of its 1 chunks stored");
+
     /* missing parameter */
     p = saved_copy("missing.h5");
     f = edit(p);

@@ -38,11 +38,11 @@ static void randomise(Net *net, uint64_t seed)
 }
 
 /* Largest |program − net| over n random images, relative to the largest |logit|. */
-static double compare(Net *net, const Normalize *norm, const ReformLimits *lim, int n, uint64_t seed)
+static double compare(Net *net, const Normalize *norm, const ReformOptions *opt, int n, uint64_t seed)
 {
     Program *p;
     char err[512];
-    if (reform(net, norm, lim, &p, err, sizeof err))
+    if (reform(net, norm, opt, &p, err, sizeof err))
         fail_msg("%s", err);
     if (program_validate(p, err, sizeof err))
         fail_msg("invalid program: %s", err);
@@ -120,7 +120,7 @@ static void test_exact_rewrites(void **state)
     (void)state;
     Net *net = mixed_net();
     Normalize norm = {1 / 255.0f, {0.5f, 0.4f, 0.3f}, {0.25f, 0.2f, 0.3f}};
-    double rel = compare(net, &norm, &(ReformLimits){256, 256}, 8, 1);
+    double rel = compare(net, &norm, &(ReformOptions){.rows = 256, .cols = 256}, 8, 1);
     if (rel > 1e-4)
         fail_msg("logits differ by %g (relative)", rel);
     net_free(net);
@@ -133,7 +133,7 @@ static void test_split_and_merge(void **state)
     Net *net = mixed_net();
     Normalize norm;
     normalize_default(&norm);
-    double rel = compare(net, &norm, &(ReformLimits){16, 8}, 4, 2);
+    double rel = compare(net, &norm, &(ReformOptions){.rows = 16, .cols = 8}, 4, 2);
     if (rel > 1e-4)
         fail_msg("logits differ by %g with 16x8 crossbars", rel);
     net_free(net);
@@ -164,9 +164,52 @@ static void test_clip_and_layout(void **state)
     normalize_default(&norm);
     norm.mean[0] = norm.mean[1] = norm.mean[2] = 0.5f;
     norm.std[0] = norm.std[1] = norm.std[2] = 0.4f;
-    double rel = compare(net, &norm, &(ReformLimits){64, 64}, 6, 3);
+    double rel = compare(net, &norm, &(ReformOptions){.rows = 64, .cols = 64}, 6, 3);
     if (rel > 1e-4)
         fail_msg("logits differ by %g", rel);
+    net_free(net);
+}
+
+/* tanh, LRN and sigmoid through their fitted approximators: close, not exact. */
+static void test_approximators(void **state)
+{
+    (void)state;
+    Net *net = net_create((Shape){2, 6, 6});
+    LayerAttrs c = attrs(OP_CONV);
+    c.filters = 4, c.kernel_h = c.kernel_w = 3;
+    add_layer(net, "c1", OP_CONV, &c, IN, 1);
+    LayerAttrs t = attrs(OP_TANH);
+    add_layer(net, "t", OP_TANH, &t, FROM("c1"), 1);
+    LayerAttrs lrn = attrs(OP_LRN);
+    lrn.size = 3, lrn.k = 2;
+    add_layer(net, "lrn", OP_LRN, &lrn, FROM("t"), 1);
+    LayerAttrs d = attrs(OP_DENSE);
+    d.units = 6;
+    add_layer(net, "fc1", OP_DENSE, &d, FROM("lrn"), 1);
+    LayerAttrs sg = attrs(OP_SIGMOID);
+    add_layer(net, "sg", OP_SIGMOID, &sg, FROM("fc1"), 1);
+    d.units = 3;
+    add_layer(net, "fc2", OP_DENSE, &d, FROM("sg"), 1);
+    finish(net);
+    randomise(net, 11);
+    Normalize norm;
+    normalize_default(&norm);
+    uint8_t *calib = malloc(72 * 256);
+    Rng r;
+    rng_seed(&r, 4);
+    for (int i = 0; i < 72 * 256; i++)
+        calib[i] = (uint8_t)rng_below(&r, 256);
+    ReformOptions opt = {.rows = 256, .cols = 256, .calib = calib, .n_calib = 256, .approx_width = 16};
+    double rel = compare(net, &norm, &opt, 16, 5);
+    printf("approximated net: logits within %.3g (relative)\n", rel);
+    if (rel > 0.05)
+        fail_msg("approximated logits differ by %g", rel);
+    opt.calib = NULL; /* without calibration images the approximators cannot be fitted */
+    Program *p;
+    char err[256];
+    assert_int_equal(reform(net, &norm, &opt, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "layer 't' (tanh)"));
+    free(calib);
     net_free(net);
 }
 
@@ -174,15 +217,18 @@ static void test_unsupported_named(void **state)
 {
     (void)state;
     Net *net = net_create((Shape){4, 1, 1});
-    LayerAttrs none = attrs(OP_SIGMOID);
-    add_layer(net, "squash", OP_SIGMOID, &none, IN, 1);
+    LayerAttrs none = attrs(OP_SOFTMAX);
+    add_layer(net, "squash", OP_SOFTMAX, &none, IN, 1);
+    LayerAttrs d = attrs(OP_DENSE);
+    d.units = 2;
+    add_layer(net, "fc", OP_DENSE, &d, FROM("squash"), 1);
     finish(net);
     Program *p;
     char err[256];
     Normalize norm;
     normalize_default(&norm);
-    assert_int_equal(reform(net, &norm, &(ReformLimits){8, 8}, &p, err, sizeof err), -1);
-    assert_non_null(strstr(err, "layer 'squash' (sigmoid)"));
+    assert_int_equal(reform(net, &norm, &(ReformOptions){.rows = 8, .cols = 8}, &p, err, sizeof err), -1);
+    assert_non_null(strstr(err, "layer 'squash' (softmax)"));
     assert_null(p);
     net_free(net);
 }
@@ -201,7 +247,7 @@ static void test_zoo_models(void **state)
         char err[512];
         if (model_load(files[i], &m, err, sizeof err))
             fail_msg("%s", err);
-        double rel = compare(m.net, &m.train.norm, &(ReformLimits){256, 256}, 16, 9);
+        double rel = compare(m.net, &m.train.norm, &(ReformOptions){.rows = 256, .cols = 256}, 16, 9);
         printf("%s: reform logits within %.2g (relative)\n", files[i], rel);
         if (rel > 1e-4)
             fail_msg("%s: logits differ by %g", files[i], rel);
@@ -213,7 +259,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_rewrites),  cmocka_unit_test(test_split_and_merge),
-        cmocka_unit_test(test_clip_and_layout), cmocka_unit_test(test_unsupported_named),
+        cmocka_unit_test(test_clip_and_layout), cmocka_unit_test(test_approximators),
+        cmocka_unit_test(test_unsupported_named),
         cmocka_unit_test(test_zoo_models),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
