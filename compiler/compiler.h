@@ -79,6 +79,10 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
  * (raw pixels), no tuning. */
 int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out,
                    char *err, size_t errlen);
+/* The compiler's integer forward pass (compiler/int_forward.c): n images of
+ * quantised inputs to n × n_outputs logits, batch-major. Must equal the
+ * ANN simulator bit for bit. 0, or -1 (a float program, OOM). */
+int program_forward_int(const Program *p, const int32_t *inputs, int n, int64_t *logits);
 /* An integer program's inputs from raw pixels (rounded to its I/O bits). */
 void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out);
 

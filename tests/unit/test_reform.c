@@ -255,13 +255,60 @@ static void test_zoo_models(void **state)
     }
 }
 
+/* naive lenet5 for tianji-ann: the simulator and the compiler's own integer
+ * forward pass agree bit for bit on real images. */
+static void test_naive_bit_exact(void **state)
+{
+    (void)state;
+    if (access("models/lenet5.h5", R_OK) != 0) {
+        printf("skip: models/lenet5.h5 not found\n");
+        return;
+    }
+    Model m;
+    Dataset ds;
+    Hw hw;
+    char err[1024];
+    if (model_load("models/lenet5.h5", &m, err, sizeof err) || dataset_load("mnist", SPLIT_BOTH, &ds, err, sizeof err) ||
+        hw_open("tianji-ann", NULL, 0, &hw, NULL, 0, err, sizeof err))
+        fail_msg("%s", err);
+    Program *fp, *p;
+    ReformOptions opt = {.rows = hw.crossbar.rows, .cols = hw.crossbar.cols};
+    if (reform(m.net, &m.train.norm, &opt, &fp, err, sizeof err) ||
+        quantise_naive(fp, &hw, ds.train.pixels, 128, &p, err, sizeof err))
+        fail_msg("%s", err);
+    const int n = 300;
+    size_t in = shape_size(ds.shape);
+    int32_t *q = malloc(sizeof *q * in * n);
+    int64_t *a = malloc(sizeof *a * 10 * n), *b = malloc(sizeof *b * 10 * n);
+    quantise_pixels(p, ds.test.pixels, in * n, q);
+    assert_int_equal(ann_run(p, q, n, a), 0);
+    assert_int_equal(program_forward_int(p, q, n, b), 0);
+    assert_memory_equal(a, b, sizeof *a * 10 * n);
+    int agree = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int c = 1; c < 10; c++)
+            best = a[i * 10 + c] > a[i * 10 + best] ? c : best;
+        agree += best == ds.test.labels[i];
+    }
+    printf("naive lenet5: %d/%d correct, simulator = compiler forward bit for bit\n", agree, n);
+    assert_true(agree >= n * 95 / 100);
+    free(q);
+    free(a);
+    free(b);
+    program_free(fp);
+    program_free(p);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_rewrites),  cmocka_unit_test(test_split_and_merge),
         cmocka_unit_test(test_clip_and_layout), cmocka_unit_test(test_approximators),
         cmocka_unit_test(test_unsupported_named),
-        cmocka_unit_test(test_zoo_models),
+        cmocka_unit_test(test_zoo_models),      cmocka_unit_test(test_naive_bit_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
