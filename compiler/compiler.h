@@ -86,6 +86,11 @@ int program_forward_int(const Program *p, const int32_t *inputs, int n, int64_t 
 /* An integer program's inputs from raw pixels (rounded to its I/O bits). */
 void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out);
 
+/* Relay neurons (compiler/relay.c): a copy of p where no neuron is read by
+ * more than `fanout` core ops; copies come from relay ops of at most `cols`
+ * columns placed right after each producer. 0, or -1 with a message. */
+int add_relays(const Program *p, int fanout, int cols, Program **out, char *err, size_t errlen);
+
 /* ----------------------------------------------------------- mapping */
 
 typedef struct {

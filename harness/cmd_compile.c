@@ -114,6 +114,15 @@ int cmd_compile(int argc, char **argv)
         rc = fail(EXIT_USAGE, "compile", "%s: %s", file, err);
         goto done;
     }
+    if (hw.crossbar.fanout > 0) { /* copies for values read by more cores than allowed */
+        Program *relayed;
+        if (add_relays(fp, hw.crossbar.fanout, hw.crossbar.cols, &relayed, err, sizeof err)) {
+            rc = fail(EXIT_WORK, "compile", "%s: %s", file, err);
+            goto done;
+        }
+        program_free(fp);
+        fp = relayed;
+    }
     if (naive) {
         if (quantise_naive(fp, &hw, ds.train.pixels, n_cal, &p, err, sizeof err)) {
             rc = fail(EXIT_WORK, "compile", "%s: %s", file, err);

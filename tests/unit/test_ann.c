@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/compiler.h"
 #include "compiler/program.h"
 #include "nn/nn.h"
 #include "simulators/simulators.h"
@@ -167,6 +168,45 @@ static void test_validation(void **state)
     expect_invalid(p, "no outputs");
 }
 
+/* Relay neurons: with fan-out 1 every neuron feeds one op, and the program computes the same. */
+static void test_relays(void **state)
+{
+    (void)state;
+    Program *p = small_program(), *q;
+    char err[256];
+    if (add_relays(p, 1, 4, &q, err, sizeof err))
+        fail_msg("%s", err);
+    if (program_validate(q, err, sizeof err))
+        fail_msg("%s", err);
+    int *readers = calloc((size_t)q->n_neurons, sizeof *readers);
+    for (int k = 0; k < q->n_ops; k++) {
+        const CoreBlock *b = &q->blocks[q->ops[k].block];
+        for (int i = 0; i < b->rows; i++) {
+            int seen = 0;
+            for (int r = 0; r < i; r++)
+                seen |= q->ops[k].in[r] == q->ops[k].in[i];
+            if (q->ops[k].in[i] != PROGRAM_ZERO && !seen)
+                readers[q->ops[k].in[i]]++;
+        }
+    }
+    for (int n = 0; n < q->n_neurons; n++)
+        assert_true(readers[n] <= 1);
+    assert_true(q->n_ops > p->n_ops);
+    const int32_t x[2][4] = {{3, 5, 7, 2}, {15, 0, 15, 15}};
+    int64_t a[2][3], b[2][3];
+    assert_int_equal(ann_run(p, &x[0][0], 2, &a[0][0]), 0);
+    assert_int_equal(ann_run(q, &x[0][0], 2, &b[0][0]), 0);
+    assert_memory_equal(a, b, sizeof a);
+    /* Fan-out 2 needs fewer copies; a neuron needing more copies than columns is refused. */
+    Program *q2;
+    assert_int_equal(add_relays(p, 2, 4, &q2, err, sizeof err), 0);
+    assert_true(q2->n_ops <= q->n_ops);
+    program_free(q2);
+    free(readers);
+    program_free(q);
+    program_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_rounding_and_saturation),
         cmocka_unit_test(test_threads_do_not_change_results),
         cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_relays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

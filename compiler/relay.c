@@ -1,0 +1,165 @@
+/* Relay neurons (DESIGN.md §1, §2): a chip whose neurons may feed only
+ * `crossbar.fanout` cores needs copies of any value read more widely. Each
+ * such neuron gets a relay core op right after its producer: one row reading
+ * it, one column per copy, weight 1 and the chip's ReLU, which is exact
+ * because every neuron is non-negative (a pixel or a ReLU output) and a
+ * copy keeps its source's scale group. Each reader is then wired to a copy
+ * that still has room. Until mapping feeds back, every core op counts as a
+ * core (as the verifier counts). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+
+typedef struct {
+    int32_t first, n;   /* its copies: new neuron ids first .. first + n − 1 */
+    int32_t next;       /* copies handed out so far, in units of readers */
+} Copies;
+
+/* Relay ops for the sources src[0..n) (old ids, already renumbered to new
+ * ids in map), each needing need[i] copies; packed block-diagonally into ops
+ * of at most `cols` columns. */
+static int add_relay_ops(Program *q, const int32_t *src, const int *need, int n, int cols,
+                         const int32_t *map, int part, int group, Copies *copies)
+{
+    for (int i0 = 0; i0 < n;) {
+        int rows = 0, width = 0;
+        while (i0 + rows < n && width + need[i0 + rows] <= cols)
+            width += need[i0 + rows++];
+        if (rows == 0)
+            return -1; /* one source needs more copies than a core has columns */
+        int32_t *in = malloc(sizeof *in * (size_t)rows);
+        float *wf = q->is_float ? calloc((size_t)rows * width, sizeof *wf) : NULL;
+        int32_t *wi = q->is_float ? NULL : calloc((size_t)rows * width, sizeof *wi);
+        if (!in || (q->is_float ? !wf : !wi)) {
+            free(in);
+            free(wf);
+            free(wi);
+            return -1;
+        }
+        for (int r = 0, c = 0; r < rows; r++) {
+            in[r] = map[src[i0 + r]];
+            for (int k = 0; k < need[i0 + r]; k++, c++) {
+                if (wf)
+                    wf[(size_t)c * rows + r] = 1;
+                else
+                    wi[(size_t)c * rows + r] = 1;
+            }
+        }
+        int blk = q->is_float ? program_add_block_float(q, rows, width, wf, NULL, CORE_RELU)
+                              : program_add_block(q, rows, width, wi, NULL, 0, CORE_RELU);
+        int32_t first = blk < 0 ? -1 : program_add_op(q, blk, in, part, group);
+        free(in);
+        free(wf);
+        free(wi);
+        if (first < 0)
+            return -1;
+        for (int r = 0, c = 0; r < rows; r++) {
+            copies[src[i0 + r]] = (Copies){first + c, need[i0 + r], 0};
+            c += need[i0 + r];
+        }
+        i0 += rows;
+    }
+    return 0;
+}
+
+int add_relays(const Program *p, int fanout, int cols, Program **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    size_t N = (size_t)(p->n_neurons ? p->n_neurons : 1);
+    int *readers = calloc(N, sizeof *readers), *last = malloc(sizeof *last * N), *need = malloc(sizeof *need * N);
+    int32_t *map = malloc(sizeof *map * N), *src = malloc(sizeof *src * N), *rows = NULL;
+    Copies *copies = calloc(N, sizeof *copies);
+    Program *q = p->is_float ? program_create_float(p->n_inputs) : program_create(p->n_inputs, p->io_bits);
+    int rc = readers && last && need && map && src && copies && q ? 0 : -1;
+    for (size_t i = 0; !rc && i < N; i++)
+        last[i] = -1;
+    /* Distinct readers of every neuron (an op reading it twice counts once). */
+    for (int k = 0; !rc && k < p->n_ops; k++) {
+        const CoreOp *op = &p->ops[k];
+        for (int i = 0; i < p->blocks[op->block].rows; i++) {
+            int32_t n = op->in[i];
+            if (n != PROGRAM_ZERO && last[n] != k) {
+                last[n] = k;
+                readers[n]++;
+            }
+        }
+    }
+    if (!rc) {
+        q->input_shift = p->input_shift;
+        for (int i = 0; i < p->n_inputs; i++)
+            map[i] = i;
+    }
+    /* The original blocks keep their indices (and their sharing); relay blocks follow. */
+    for (int i = 0; !rc && i < p->n_blocks; i++) {
+        const CoreBlock *b = &p->blocks[i];
+        if ((p->is_float ? program_add_block_float(q, b->rows, b->cols, b->wf, b->bf, b->act)
+                         : program_add_block(q, b->rows, b->cols, b->w, b->bias, b->shift, b->act)) != i)
+            rc = -1;
+    }
+    /* Pixels first, then each op followed by the relays of its neurons. */
+    for (int k = -1; !rc && k < p->n_ops; k++) {
+        int32_t lo = k < 0 ? 0 : p->ops[k].out;
+        int32_t hi = k < 0 ? p->n_inputs : lo + p->blocks[p->ops[k].block].cols;
+        if (k >= 0) {
+            const CoreOp *op = &p->ops[k];
+            const CoreBlock *b = &p->blocks[op->block];
+            free(rows);
+            rows = malloc(sizeof *rows * (size_t)b->rows);
+            int blk = rows ? op->block : -1;
+            for (int i = 0; rows && i < b->rows; i++) { /* each reader takes a copy with room */
+                int32_t n = op->in[i];
+                if (n == PROGRAM_ZERO || copies[n].n == 0) {
+                    rows[i] = n == PROGRAM_ZERO ? n : map[n];
+                    continue;
+                }
+                int32_t j = i > 0 && op->in[i - 1] == n ? rows[i - 1] : -1;
+                for (int r = 0; r < i && j < 0; r++) /* the same op reading n again: same copy */
+                    if (op->in[r] == n)
+                        j = rows[r];
+                if (j < 0) {
+                    Copies *c = &copies[n];
+                    j = c->first + (c->next / fanout < c->n ? c->next / fanout : c->n - 1);
+                    c->next++;
+                }
+                rows[i] = j;
+            }
+            int32_t first = blk < 0 ? -1 : program_add_op(q, blk, rows, op->part, op->group);
+            if (first < 0) {
+                rc = -1;
+                break;
+            }
+            for (int32_t n = lo; n < hi; n++)
+                map[n] = first + (n - lo);
+        }
+        int ns = 0;
+        for (int32_t n = lo; n < hi; n++)
+            if (readers[n] > fanout) {
+                src[ns] = n;
+                need[ns++] = (readers[n] + fanout - 1) / fanout;
+            }
+        if (ns && add_relay_ops(q, src, need, ns, cols, map, k < 0 ? 0 : p->ops[k].part,
+                                k < 0 ? p->n_groups : p->ops[k].group, copies))
+            rc = -2;
+    }
+    int32_t *outs = rc ? NULL : malloc(sizeof *outs * (size_t)p->n_outputs);
+    for (int i = 0; outs && i < p->n_outputs; i++)
+        outs[i] = map[p->outputs[i]];
+    if (!rc && (!outs || program_set_outputs(q, outs, p->n_outputs)))
+        rc = -1;
+    free(outs);
+    free(readers);
+    free(last);
+    free(need);
+    free(map);
+    free(src);
+    free(rows);
+    free(copies);
+    if (rc) {
+        program_free(q);
+        return rc == -2 ? errf(err, errlen, "a neuron needs more relay copies than a core has columns (%d)", cols)
+                        : errf(err, errlen, "out of memory adding relay neurons");
+    }
+    *out = q;
+    return 0;
+}
