@@ -14,71 +14,24 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tests/unit/tmpfiles.h"
 #include "compiler/hw.h"
 
-static char g_dir[256];
 static const char *const presets[] = {"generic", "tianji-ann", "tianji-snn", "prime", "truenorth"};
 #define N_PRESETS (sizeof presets / sizeof *presets)
 
 /* ------------------------------------------------------------- helpers */
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static const char *write_text(const char *name, const char *text)
-{
-    const char *p = tmp_path(name);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    return p;
-}
-
-static char *read_all(const char *p)
-{
-    FILE *f = fopen(p, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    buf[len] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static void assert_has(const char *msg, const char *part)
-{
-    if (!strstr(msg, part))
-        fail_msg("message '%s' lacks '%s'", msg, part);
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
 static int setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/test_hw.XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return tmpdir_setup("test_hw");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_teardown();
 }
 
 static void open_preset(const char *name, Hw *hw)
@@ -254,7 +207,7 @@ static void test_presets_documented(void **state)
     for (size_t i = 0; i < N_PRESETS; i++) {
         char path[256];
         snprintf(path, sizeof path, "configs/hw/%s.ini", presets[i]);
-        char *text = read_all(path);
+        char *text = (char *)read_all(path, NULL);
         for (int j = 0; j < hw_n_keys; j++) {
             const HwKey *k = &hw_keys[j];
             char head[64], line[96], form[512];

@@ -16,70 +16,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/tmpfiles.h"
 #include "compiler/program.h"
 #include "nn/nn.h"
 #include "simulators/simulators.h"
 
-static char g_dir[256];
 
 /* ------------------------------------------------------------- helpers */
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
-
-static void write_bytes(const char *p, const void *data, size_t n)
-{
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    if (n)
-        assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
-static unsigned char *read_all(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)len + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
-
-static void assert_has(const char *msg, const char *part)
-{
-    if (!strstr(msg, part))
-        fail_msg("message '%s' lacks '%s'", msg, part);
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/test_program_h5.XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return tmpdir_setup("test_program_h5");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return tmpdir_teardown();
 }
 
 /* Entries of g_dir (a failed save must add none); with `part` in their name only. */
