@@ -99,7 +99,7 @@ typedef struct {
     int *core_x, *core_y;    /* [n_cores] mesh position (chip c continues at x + c·mesh_x) */
     double utilization;      /* weights held / (cores × rows × cols) */
     long long traffic;       /* values × hops per image */
-    long long lower_bound;   /* no mapping has fewer cores: ⌈neurons / cols⌉ */
+    long long lower_bound;   /* no mapping has fewer cores (by columns and by rows; map.c) */
 } Mapping;
 
 /* Packs core ops onto cores and places them (compiler/map.c). */
