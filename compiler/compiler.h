@@ -83,6 +83,11 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
  * quantised inputs to n × n_outputs logits, batch-major. Must equal the
  * ANN simulator bit for bit. 0, or -1 (a float program, OOM). */
 int program_forward_int(const Program *p, const int32_t *inputs, int n, int64_t *logits);
+/* The compiler's float forward pass (compiler/float_forward.c): every
+ * neuron's value for n images of a float program, written to v neuron-major
+ * (v[neuron · n + image], n_neurons · n doubles). 0, or -1 (not a float
+ * program, OOM). */
+int program_forward_float(const Program *p, const float *inputs, int n, double *v);
 /* An integer program's inputs from raw pixels (rounded to its I/O bits). */
 void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out);
 

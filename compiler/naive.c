@@ -13,55 +13,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <omp.h>
-
 #include "compiler.h"
 
-/* Per-neuron maxima of a float program over n images (compiler-side forward). */
+/* Per-neuron maxima of a float program over n images, a batch at a time. */
 static double *calibrate(const Program *fp, const uint8_t *px, int n)
 {
-    int T = omp_get_max_threads(), max_rows = 1, failed = 0;
-    for (int i = 0; i < fp->n_blocks; i++)
-        max_rows = fp->blocks[i].rows > max_rows ? fp->blocks[i].rows : max_rows;
+    enum { BATCH = 64 };
     size_t N = (size_t)fp->n_neurons;
-    double *mx = calloc(N * (size_t)T, sizeof *mx);
-    if (!mx)
-        return NULL;
-#pragma omp parallel num_threads(T)
-    {
-        double *m = mx + N * (size_t)omp_get_thread_num();
-        double *v = malloc(sizeof *v * N), *x = malloc(sizeof *x * (size_t)max_rows);
-        if (!v || !x) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 4)
-        for (int img = 0; img < n; img++) {
-            if (!v || !x)
-                continue;
-            for (int i = 0; i < fp->n_inputs; i++)
-                v[i] = px[(size_t)img * fp->n_inputs + i];
-            for (int k = 0; k < fp->n_ops; k++) {
-                const CoreOp *op = &fp->ops[k];
-                const CoreBlock *b = &fp->blocks[op->block];
-                for (int i = 0; i < b->rows; i++)
-                    x[i] = op->in[i] == PROGRAM_ZERO ? 0 : v[op->in[i]];
-                for (int j = 0; j < b->cols; j++) {
-                    double acc = b->bf[j];
-                    for (int i = 0; i < b->rows; i++)
-                        acc += (double)b->wf[(size_t)j * b->rows + i] * x[i];
-                    v[op->out + j] = b->act == CORE_RELU && acc < 0 ? 0 : acc;
-                }
-            }
-            for (size_t i = 0; i < N; i++)
-                m[i] = v[i] > m[i] ? v[i] : m[i];
-        }
-        free(v);
-        free(x);
+    double *mx = calloc(N ? N : 1, sizeof *mx), *v = malloc(sizeof *v * (N ? N : 1) * BATCH);
+    float *in = malloc(sizeof *in * (size_t)fp->n_inputs * BATCH);
+    int failed = !mx || !v || !in;
+    for (int img0 = 0; img0 < n && !failed; img0 += BATCH) {
+        int nb = n - img0 < BATCH ? n - img0 : BATCH;
+        for (size_t i = 0; i < (size_t)nb * fp->n_inputs; i++)
+            in[i] = px[(size_t)img0 * fp->n_inputs + i];
+        failed = program_forward_float(fp, in, nb, v);
+        for (size_t i = 0; i < N && !failed; i++)
+            for (int img = 0; img < nb; img++)
+                mx[i] = v[i * nb + img] > mx[i] ? v[i * nb + img] : mx[i];
     }
-    for (int t = 1; t < T && !failed; t++)
-        for (size_t i = 0; i < N; i++)
-            mx[i] = mx[N * (size_t)t + i] > mx[i] ? mx[N * (size_t)t + i] : mx[i];
+    free(v);
+    free(in);
     if (failed) {
         free(mx);
         return NULL;

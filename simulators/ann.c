@@ -1,9 +1,32 @@
 /* The ANN core simulator: integer crossbars with a quantised, saturating
- * ReLU (DESIGN.md §6), one image per thread at a time. */
+ * ReLU (DESIGN.md §6); the same driver runs float (`reform`) programs.
+ *
+ * Images go in batches of `lanes`; every neuron holds one value per lane
+ * (v[neuron · lanes + lane]), so gathering a core op's rows is a copy of
+ * whole lane vectors. Consecutive ops of one weight block that do not read
+ * each other (the positions of a convolution) form a run, computed as one
+ * matrix product W · X with OpenBLAS's dgemm: X holds the gathered rows of
+ * every op and lane of the run.
+ *
+ * Exactness of the integer path: weights and inputs are integers, so every
+ * product and partial sum is an integer, and a double holds integers up to
+ * 2^53 exactly. A block whose Σ|w| · (2^io_bits − 1) stays below 2^53 (any
+ * weights of up to 16 bits on up to 65536 rows) is therefore exact whatever
+ * the summation order; the bias (an int64) is added after conversion. A
+ * block beyond that runs on a plain int64 loop. (Logits pass through a
+ * double too: exact below 2^53, which any accumulator the verifier allows is.) Threads take whole batches
+ * and call dgemm single-threaded, so results do not depend on the thread
+ * count. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "simulators.h"
+
+#define SCRATCH_DOUBLES (1 << 20)      /* per thread, for X and Y of one run */
+#define VALUE_BYTES (256u << 20)       /* per thread, for the neuron values */
 
 /* round(acc · 2^−shift) half up, then clamp to the I/O range. */
 static inline int64_t quantise(int64_t acc, int shift, int64_t top)
@@ -12,93 +35,209 @@ static inline int64_t quantise(int64_t acc, int shift, int64_t top)
     return y < 0 ? 0 : y > top ? top : y;
 }
 
-/* One core op on one image: v holds every neuron's value so far. */
-static void run_op(const Program *p, const CoreOp *op, int64_t *v, int64_t *x)
+typedef struct {
+    const Program *p;
+    double **w;      /* per block: weights as doubles ([cols][rows]) */
+    char *exact;     /* per block: the dgemm path is exact (integer programs) */
+    int *run_len;    /* per op: ops in the run it starts (0 inside a run) */
+    int lanes;
+    int64_t top;
+} Plan;
+
+static void plan_free(Plan *pl)
 {
-    const CoreBlock *b = &p->blocks[op->block];
-    const int64_t top = ((int64_t)1 << p->io_bits) - 1;
-    for (int i = 0; i < b->rows; i++) /* gather the rows once */
-        x[i] = op->in[i] == PROGRAM_ZERO ? 0 : v[op->in[i]];
-    for (int j = 0; j < b->cols; j++) {
-        const int32_t *w = b->w + (size_t)j * b->rows;
-        int64_t acc = b->bias[j];
-        for (int i = 0; i < b->rows; i++)
-            acc += (int64_t)w[i] * x[i];
-        v[op->out + j] = b->act == CORE_RELU ? quantise(acc, b->shift, top) : acc;
+    if (pl->w)
+        for (int b = 0; b < pl->p->n_blocks; b++)
+            free(pl->w[b]);
+    free(pl->w);
+    free(pl->exact);
+    free(pl->run_len);
+}
+
+/* The largest run that fits the scratch space: ops of one block, none
+ * reading a neuron an earlier op of the run makes. */
+static void find_runs(const Program *p, int lanes, int *run_len)
+{
+    for (int k = 0; k < p->n_ops;) {
+        const CoreBlock *b = &p->blocks[p->ops[k].block];
+        int widest = b->rows > b->cols ? b->rows : b->cols, len = 1;
+        int32_t first_out = p->ops[k].out;
+        long max_len = SCRATCH_DOUBLES / 2 / ((long)widest * lanes);
+        while (k + len < p->n_ops && len < max_len && p->ops[k + len].block == p->ops[k].block) {
+            const CoreOp *op = &p->ops[k + len];
+            int independent = 1;
+            for (int i = 0; i < b->rows && independent; i++)
+                independent = op->in[i] < first_out;
+            if (!independent)
+                break;
+            len++;
+        }
+        run_len[k] = len;
+        for (int q = 1; q < len; q++)
+            run_len[k + q] = 0;
+        k += len;
     }
+}
+
+static int plan_make(const Program *p, Plan *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->p = p;
+    pl->top = ((int64_t)1 << p->io_bits) - 1;
+    size_t per_image = sizeof(double) * (size_t)(p->n_neurons > 0 ? p->n_neurons : 1);
+    long lanes = (long)(VALUE_BYTES / per_image);
+    pl->lanes = lanes < 1 ? 1 : lanes > 64 ? 64 : (int)lanes;
+    int max_side = 1;
+    for (int b = 0; b < p->n_blocks; b++) {
+        max_side = p->blocks[b].rows > max_side ? p->blocks[b].rows : max_side;
+        max_side = p->blocks[b].cols > max_side ? p->blocks[b].cols : max_side;
+    }
+    while (pl->lanes > 1 && (long)max_side * pl->lanes > SCRATCH_DOUBLES / 2)
+        pl->lanes /= 2;
+    pl->w = calloc((size_t)(p->n_blocks ? p->n_blocks : 1), sizeof *pl->w);
+    pl->exact = calloc((size_t)(p->n_blocks ? p->n_blocks : 1), 1);
+    pl->run_len = malloc(sizeof *pl->run_len * (size_t)(p->n_ops ? p->n_ops : 1));
+    if (!pl->w || !pl->exact || !pl->run_len)
+        return plan_free(pl), -1;
+    for (int b = 0; b < p->n_blocks; b++) {
+        const CoreBlock *blk = &p->blocks[b];
+        size_t n = (size_t)blk->rows * blk->cols;
+        if (!(pl->w[b] = malloc(sizeof **pl->w * (n ? n : 1))))
+            return plan_free(pl), -1;
+        double worst = 0; /* the largest |Σ w·x| of a column over 0 ≤ x ≤ top */
+        for (int j = 0; j < blk->cols; j++) {
+            double col = 0;
+            for (int i = 0; i < blk->rows; i++) {
+                size_t t = (size_t)j * blk->rows + i;
+                pl->w[b][t] = p->is_float ? (double)blk->wf[t] : (double)blk->w[t];
+                col += fabs(pl->w[b][t]);
+            }
+            worst = col > worst ? col : worst;
+        }
+        pl->exact[b] = p->is_float || worst * (double)pl->top < 9007199254740992.0; /* 2^53 */
+    }
+    find_runs(p, pl->lanes, pl->run_len);
+    return 0;
+}
+
+/* The activation of a block's column j for one accumulated value. */
+static inline double finish(const Plan *pl, const CoreBlock *b, int j, double acc)
+{
+    if (pl->p->is_float) {
+        acc += b->bf[j];
+        return b->act == CORE_RELU && acc < 0 ? 0 : acc;
+    }
+    int64_t a = (int64_t)acc + b->bias[j];
+    return (double)(b->act == CORE_RELU ? quantise(a, b->shift, pl->top) : a);
+}
+
+/* One run of `len` ops of block b starting at op k, on all lanes. */
+static void run_ops(const Plan *pl, int k, int len, double *v, double *x, double *y)
+{
+    const Program *p = pl->p;
+    const CoreBlock *b = &p->blocks[p->ops[k].block];
+    const int L = pl->lanes, width = len * L;
+    if (!pl->exact[p->ops[k].block]) { /* integers beyond 2^53: int64 loop */
+        for (int q = k; q < k + len; q++)
+            for (int lane = 0; lane < L; lane++)
+                for (int j = 0; j < b->cols; j++) {
+                    const int32_t *w = b->w + (size_t)j * b->rows;
+                    int64_t acc = b->bias[j];
+                    for (int i = 0; i < b->rows; i++)
+                        if (p->ops[q].in[i] != PROGRAM_ZERO)
+                            acc += (int64_t)w[i] * (int64_t)v[(size_t)p->ops[q].in[i] * L + lane];
+                    v[(size_t)(p->ops[q].out + j) * L + lane] =
+                        (double)(b->act == CORE_RELU ? quantise(acc, b->shift, pl->top) : acc);
+                }
+        return;
+    }
+    for (int q = 0; q < len; q++) {
+        const int32_t *in = p->ops[k + q].in;
+        for (int i = 0; i < b->rows; i++) {
+            double *dst = x + (size_t)i * width + (size_t)q * L;
+            if (in[i] == PROGRAM_ZERO)
+                memset(dst, 0, sizeof *dst * (size_t)L);
+            else
+                memcpy(dst, v + (size_t)in[i] * L, sizeof *dst * (size_t)L);
+        }
+    }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b->cols, width, b->rows, 1.0,
+                pl->w[p->ops[k].block], b->rows, x, width, 0.0, y, width);
+    for (int q = 0; q < len; q++) {
+        double *out = v + (size_t)p->ops[k + q].out * L;
+        for (int j = 0; j < b->cols; j++) {
+            const double *acc = y + (size_t)j * width + (size_t)q * L;
+            for (int lane = 0; lane < L; lane++)
+                out[(size_t)j * L + lane] = finish(pl, b, j, acc[lane]);
+        }
+    }
+}
+
+/* Where images come from and logits go: integer or float. */
+typedef struct {
+    const int32_t *qi;
+    const float *fi;
+    int64_t *ql;
+    float *fl;
+} Io;
+
+static int run_all(const Program *p, const Io *io, int n)
+{
+    Plan pl;
+    if (plan_make(p, &pl))
+        return -1;
+    const int L = pl.lanes, batches = (n + L - 1) / L;
+    int failed = 0;
+#pragma omp parallel
+    {
+        double *v = malloc(sizeof *v * (size_t)(p->n_neurons > 0 ? p->n_neurons : 1) * L);
+        double *x = malloc(sizeof *x * SCRATCH_DOUBLES / 2), *y = malloc(sizeof *y * SCRATCH_DOUBLES / 2);
+        if (!v || !x || !y) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int bt = 0; bt < batches; bt++) {
+            if (!v || !x || !y)
+                continue;
+            int img0 = bt * L, nb = n - img0 < L ? n - img0 : L;
+            for (int i = 0; i < p->n_inputs; i++)
+                for (int lane = 0; lane < L; lane++) {
+                    size_t at = (size_t)(img0 + (lane < nb ? lane : 0)) * p->n_inputs + i;
+                    v[(size_t)i * L + lane] = io->qi ? (double)io->qi[at] : (double)io->fi[at];
+                }
+            for (int k = 0; k < p->n_ops; k += pl.run_len[k])
+                run_ops(&pl, k, pl.run_len[k], v, x, y);
+            for (int lane = 0; lane < nb; lane++)
+                for (int o = 0; o < p->n_outputs; o++) {
+                    double val = v[(size_t)p->outputs[o] * L + lane];
+                    size_t at = (size_t)(img0 + lane) * p->n_outputs + o;
+                    if (io->ql)
+                        io->ql[at] = (int64_t)val;
+                    else
+                        io->fl[at] = (float)val;
+                }
+        }
+        free(v);
+        free(x);
+        free(y);
+    }
+    plan_free(&pl);
+    return failed ? -1 : 0;
 }
 
 int ann_run(const Program *p, const int32_t *inputs, int n, int64_t *logits)
 {
-    int max_rows = 1, failed = 0;
-    for (int i = 0; i < p->n_blocks; i++)
-        max_rows = p->blocks[i].rows > max_rows ? p->blocks[i].rows : max_rows;
-#pragma omp parallel
-    {
-        int64_t *v = malloc(sizeof *v * (size_t)(p->n_neurons > 0 ? p->n_neurons : 1));
-        int64_t *x = malloc(sizeof *x * (size_t)max_rows);
-        if (!v || !x) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 4)
-        for (int img = 0; img < n; img++) {
-            if (!v || !x)
-                continue;
-            const int32_t *in = inputs + (size_t)img * p->n_inputs;
-            for (int i = 0; i < p->n_inputs; i++)
-                v[i] = in[i];
-            for (int k = 0; k < p->n_ops; k++)
-                run_op(p, &p->ops[k], v, x);
-            for (int o = 0; o < p->n_outputs; o++)
-                logits[(size_t)img * p->n_outputs + o] = v[p->outputs[o]];
-        }
-        free(v);
-        free(x);
-    }
-    return failed ? -1 : 0;
-}
-
-static void run_op_float(const CoreOp *op, const CoreBlock *b, double *v, double *x)
-{
-    for (int i = 0; i < b->rows; i++)
-        x[i] = op->in[i] == PROGRAM_ZERO ? 0 : v[op->in[i]];
-    for (int j = 0; j < b->cols; j++) {
-        const float *w = b->wf + (size_t)j * b->rows;
-        double acc = b->bf[j];
-        for (int i = 0; i < b->rows; i++)
-            acc += (double)w[i] * x[i];
-        v[op->out + j] = b->act == CORE_RELU && acc < 0 ? 0 : acc;
-    }
+    if (p->is_float)
+        return -1;
+    Io io = {inputs, NULL, logits, NULL};
+    return run_all(p, &io, n);
 }
 
 int ann_run_float(const Program *p, const float *inputs, int n, float *logits)
 {
-    int max_rows = 1, failed = !p->is_float;
-    for (int i = 0; i < p->n_blocks; i++)
-        max_rows = p->blocks[i].rows > max_rows ? p->blocks[i].rows : max_rows;
-#pragma omp parallel if (!failed)
-    {
-        double *v = malloc(sizeof *v * (size_t)(p->n_neurons > 0 ? p->n_neurons : 1));
-        double *x = malloc(sizeof *x * (size_t)max_rows);
-        if (!v || !x) {
-#pragma omp atomic write
-            failed = 1;
-        }
-#pragma omp for schedule(dynamic, 4)
-        for (int img = 0; img < n; img++) {
-            if (!v || !x)
-                continue;
-            const float *in = inputs + (size_t)img * p->n_inputs;
-            for (int i = 0; i < p->n_inputs; i++)
-                v[i] = in[i];
-            for (int k = 0; k < p->n_ops; k++)
-                run_op_float(&p->ops[k], &p->blocks[p->ops[k].block], v, x);
-            for (int o = 0; o < p->n_outputs; o++)
-                logits[(size_t)img * p->n_outputs + o] = (float)v[p->outputs[o]];
-        }
-        free(v);
-        free(x);
-    }
-    return failed ? -1 : 0;
+    if (!p->is_float)
+        return -1;
+    Io io = {NULL, inputs, NULL, logits};
+    return run_all(p, &io, n);
 }
