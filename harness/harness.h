@@ -9,7 +9,7 @@
 
 #include <stdio.h>
 
-#include "../compiler/program.h"
+#include "../compiler/compiler.h"
 #include "../datasets/datasets.h"
 #include "../model/model.h"
 #include "../nn/nn.h"
@@ -29,6 +29,44 @@ int cmd_simulate(int argc, char **argv);
  * to free). */
 int open_model(const char *cmd, const char *file, const char *dataset, SplitMask splits, Model *m,
                Dataset *ds);
+/* The same, with the message in err instead of on stderr. */
+int load_model(const char *file, const char *dataset, SplitMask splits, Model *m, Dataset *ds, char *err,
+               size_t errlen);
+
+/* One compilation, as `nnbench compile` and each sweep job run it
+ * (harness/compile_job.c): model → reform (→ relays) (→ naive) → mapping →
+ * verifier, then optionally the accuracy of the original and the compiled
+ * network on the test split and the program file. */
+typedef struct {
+    const char *model;          /* MODEL.h5 or MODEL.onnx */
+    const char *dataset;        /* NULL: the model's own */
+    const Normalize *norm;      /* NULL: the model's recipe */
+    const char *hw;             /* preset name or HW.ini */
+    const char *const *sets;    /* SECTION.KEY=VALUE overrides */
+    int n_sets;
+    const char *strategy;       /* reform | naive */
+    int evaluate;               /* measure the accuracies */
+    long limit;                 /* test images (<= 0: all) */
+    const char *out;            /* program file to write, or NULL */
+} CompileJob;
+
+typedef struct {
+    Hw hw;                      /* as compiled for, overrides applied */
+    char dataset[32];
+    double train_s;             /* the model file's training time (-1: unknown, e.g. ONNX) */
+    int core_ops, weight_blocks, neurons, test_images;
+    int cores, chips;
+    long long cores_lower_bound, traffic, violations;
+    double utilization, transform_s;
+    double orig_accuracy, compiled_accuracy;  /* -1 unless evaluated */
+    double images_per_s;        /* simulator throughput on the test images (-1 unless evaluated) */
+    VerifyReport verify;        /* the verifier's findings (compile_result_free) */
+} CompileResult;
+
+/* EXIT_OK, or EXIT_USAGE / EXIT_WORK with "file: cause" in err. res is
+ * always safe to compile_result_free. */
+int compile_job(const CompileJob *job, CompileResult *res, char *err, size_t errlen);
+void compile_result_free(CompileResult *res);
 
 /* Accuracy of program p on a set on the ANN core simulator (float or
  * integer; an integer program's inputs quantised from the pixels), by
