@@ -257,26 +257,6 @@ static double sgemm_peak(int n, int reps)
 
 /* ------------------------------------------------------- model and FLOPs */
 
-/* Forward FLOPs per image: 2·MACs of the conv and dense layers, whose MACs
- * per output pixel are exactly their weight count. */
-static double layer_flops(const Layer *l)
-{
-    if (l->type != OP_CONV && l->type != OP_DENSE)
-        return 0;
-    for (int p = 0; p < l->n_params; p++)
-        if (!strcmp(l->params[p].name, "weight"))
-            return 2.0 * (double)l->params[p].size * l->out_shape.h * l->out_shape.w;
-    return 0;
-}
-
-static double net_flops(const Net *net)
-{
-    double f = 0;
-    for (int i = 1; i <= net->output; i++)
-        f += layer_flops(&net->layers[i]);
-    return f;
-}
-
 typedef struct {
     Model m;
     int train_batch, infer_batch, classes;

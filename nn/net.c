@@ -319,3 +319,23 @@ size_t net_param_count(const Net *net)
                 n += net->layers[i].params[p].size;
     return n;
 }
+
+/* 2·MACs of a conv or dense layer, whose MACs per output position are
+ * exactly its weight count; 0 for other layers. */
+double layer_flops(const Layer *l)
+{
+    if (l->type != OP_CONV && l->type != OP_DENSE)
+        return 0;
+    for (int p = 0; p < l->n_params; p++)
+        if (!strcmp(l->params[p].name, "weight"))
+            return 2.0 * (double)l->params[p].size * l->out_shape.h * l->out_shape.w * l->outer;
+    return 0;
+}
+
+double net_flops(const Net *net)
+{
+    double f = 0;
+    for (int i = 1; i <= net->output; i++)
+        f += layer_flops(&net->layers[i]);
+    return f;
+}

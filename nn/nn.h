@@ -260,6 +260,8 @@ Shape net_input_shape(const Net *net);
 Shape net_output_shape(const Net *net);
 size_t net_output_size(const Net *net); /* floats per sample: layer_size of the output layer */
 size_t net_param_count(const Net *net); /* trainable scalars */
+double net_flops(const Net *net);       /* forward FLOPs per image (conv and dense) */
+double layer_flops(const Layer *l);     /* its share of them */
 
 /* ------------------------------------------------------------------- loss */
 
