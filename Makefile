@@ -41,10 +41,13 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BLAS_DIR    := /usr/lib/x86_64-linux-gnu/openblas-openmp
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null)
+MPI_CFLAGS  := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS    := $(shell pkg-config --libs ompi-c 2>/dev/null)
+COMMIT      := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -D_GNU_SOURCE -DNNBENCH_VERSION='"$(VERSION)"' \
-           -I. -I$(GEN) $(HDF5_CFLAGS) -I$(BLAS_DIR:/usr/lib/%=/usr/include/%) -MMD -MP
-LDLIBS  += $(HDF5_LIBS) -lprotobuf-c -liniparser -lcsv -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lz -lm -fopenmp
+           -I. -I$(GEN) $(HDF5_CFLAGS) $(MPI_CFLAGS) -I$(BLAS_DIR:/usr/lib/%=/usr/include/%) -MMD -MP
+LDLIBS  += $(HDF5_LIBS) $(MPI_LIBS) -lpthread -lprotobuf-c -liniparser -lcsv -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lz -lm -fopenmp
 
 
 # Debian packages the project needs (build, test, data). python3-torch is only for `make bench`.
@@ -125,6 +128,7 @@ clang-check: $(PB_H)
 
 e2e: $(BIN)
 	@NNBENCH=./$(BIN) sh tests/e2e/run.sh
+	@NNBENCH=./$(BIN) sh tests/e2e/sweep.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
@@ -156,3 +160,7 @@ clean:
 	rm -rf build build-asan
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# The results of a sweep record the commit of the build that ran it.
+$(BUILD)/harness/cmd_sweep.o: CFLAGS += -DNNBENCH_COMMIT='"$(COMMIT)"'
+$(BUILD)/harness/cmd_sweep.o: $(wildcard .git/logs/HEAD)

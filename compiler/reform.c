@@ -41,6 +41,7 @@ typedef struct {
     char *err;
     size_t errlen;
     int part;               /* the Net layer being reformed */
+    char *relu_last;        /* per layer: a max pooling whose ReLU before it was deferred (see commute_relu) */
     int n_groups;           /* scale groups handed out so far */
     int group;              /* the group of what materialise() is producing */
     int level_group[32];    /* its partial-sum levels' groups (-1: none yet) */
@@ -556,6 +557,11 @@ static int reform_maxpool(Reform *r, const Layer *l, const Exprs *in, Exprs *out
         exprs_free(&cur);
         return rc;
     }
+    if (r->relu_last[r->part]) { /* max(relu(x)) = relu(max(x)) */
+        rc = materialise_layer(r, &cur, l->outer, os, 1, 0, CORE_RELU, out);
+        exprs_free(&cur);
+        return rc;
+    }
     *out = cur;
     return 0;
 }
@@ -716,18 +722,44 @@ static int non_negative(const Exprs *e)
     return 1;
 }
 
-/* Pooling outputs are sums of several neurons; when they cannot be negative,
- * one ReLU neuron each (exact: relu(v) = v) keeps their consumers' fan-in
- * small instead of multiplying it by the window. */
+/* Carries each element on neurons: relu(x) when x cannot be negative (an
+ * exact copy), else the pair relu(x), relu(−x) with x = one − other. */
+static int carry(Reform *r, const Layer *l, const Exprs *in, Exprs *out)
+{
+    Exprs pos, neg;
+    exprs_init(&pos);
+    exprs_init(&neg);
+    exprs_init(out);
+    int nonneg = non_negative(in);
+    int rc = materialise_layer(r, in, l->outer, l->out_shape, 1, 0, CORE_RELU, &pos);
+    if (!rc && !nonneg)
+        rc = materialise_layer(r, in, l->outer, l->out_shape, -1, 0, CORE_RELU, &neg);
+    for (size_t i = 0; i < in->n && !rc; i++) {
+        acc_add(&r->acc, &pos, i, 1);
+        if (!nonneg)
+            acc_add(&r->acc, &neg, i, -1);
+        rc = acc_push(&r->acc, out) ? fail_oom(r) : 0;
+    }
+    exprs_free(&pos);
+    exprs_free(&neg);
+    if (rc)
+        exprs_free(out);
+    return rc;
+}
+
+/* Pooling outputs are sums of several neurons; carried on one neuron each
+ * (two where they can be negative, after a tanh or an LRN) they keep their
+ * consumers' fan-in small instead of multiplying it by the window. */
 static int compact_pooled(Reform *r, const Layer *l, Exprs *out)
 {
     int many = 0;
+    size_t most = non_negative(out) ? 1 : 2; /* a pair only pays for more than two terms */
     for (size_t i = 0; i < out->n && !many; i++)
-        many = expr_terms(out, i) > 1;
-    if (!many || !non_negative(out))
+        many = expr_terms(out, i) > most;
+    if (!many)
         return 0;
     Exprs c;
-    int rc = materialise_layer(r, out, l->outer, l->out_shape, 1, 0, CORE_RELU, &c);
+    int rc = carry(r, l, out, &c);
     if (rc)
         return rc;
     exprs_free(out);
@@ -735,48 +767,55 @@ static int compact_pooled(Reform *r, const Layer *l, Exprs *out)
     return 0;
 }
 
-/* g(x) = a0 + Σ_j a_j relu(x − t_j): one materialised layer per knot. */
+/* g(x) = a0 + Σ_j a_j relu(x − t_j). Every knot of every channel at one
+ * position is one materialisation, so a position's knots share core ops
+ * (k·channels columns over the same few rows) instead of one op per knot. */
 static int reform_approx(Reform *r, const Layer *l, const Exprs *in, Exprs *out)
 {
     const Approx *g = &r->approx[r->part];
-    Exprs *hidden = calloc((size_t)g->k, sizeof *hidden), pos, neg, carried;
-    exprs_init(&pos);
-    exprs_init(&neg);
+    Exprs carried, knots, hidden;
     exprs_init(&carried);
-    if (!hidden)
-        return fail_oom(r);
+    exprs_init(&knots);
+    exprs_init(&hidden);
     int rc = 0;
     /* Each knot reads the input; a long expression (a conv's window) is first
-     * carried on neurons, as relu(x) − relu(−x) (or relu(x) when x ≥ 0), so
-     * the knots read one or two neurons instead of the whole window. */
+     * carried on neurons, so the knots read one or two neurons instead of
+     * the whole window. */
     size_t terms = in->n ? in->start[in->n] : 0;
     if (terms > 2 * in->n) {
-        int nonneg = non_negative(in);
-        rc = materialise_layer(r, in, l->outer, l->out_shape, 1, 0, CORE_RELU, &pos);
-        if (!rc && !nonneg)
-            rc = materialise_layer(r, in, l->outer, l->out_shape, -1, 0, CORE_RELU, &neg);
-        for (size_t i = 0; i < in->n && !rc; i++) {
-            acc_add(&r->acc, &pos, i, 1);
-            if (!nonneg)
-                acc_add(&r->acc, &neg, i, -1);
-            rc = acc_push(&r->acc, &carried) ? fail_oom(r) : 0;
-        }
+        rc = carry(r, l, in, &carried);
         in = &carried;
     }
-    for (int j = 0; j < g->k && !rc; j++)
-        rc = materialise_layer(r, in, l->outer, l->out_shape, 1, -g->t[j], CORE_RELU, &hidden[j]);
-    for (size_t i = 0; i < in->n && !rc; i++) {
-        for (int j = 0; j < g->k; j++)
-            acc_add(&r->acc, &hidden[j], i, g->a[j]);
+    /* knots[j·n + i] = x_i − t_j, materialised position by position. */
+    const size_t n = in->n, k = (size_t)g->k;
+    for (size_t j = 0; j < k && !rc; j++)
+        for (size_t i = 0; i < n && !rc; i++) {
+            acc_add(&r->acc, in, i, 1);
+            r->acc.k -= g->t[j];
+            rc = acc_push(&r->acc, &knots) ? fail_oom(r) : 0;
+        }
+    Shape s = l->out_shape;
+    size_t hw = (size_t)s.h * s.w, q = 0;
+    size_t *order = rc ? NULL : malloc(sizeof *order * (n * k > 0 ? n * k : 1));
+    if (!rc && !order)
+        rc = fail_oom(r);
+    for (int o = 0; o < l->outer && !rc; o++)
+        for (size_t p = 0; p < hw; p++)
+            for (int c = 0; c < s.c; c++)
+                for (size_t j = 0; j < k; j++)
+                    order[q++] = j * n + ((size_t)o * s.c + (size_t)c) * hw + p;
+    if (!rc)
+        rc = materialise(r, &knots, order, n * k, s.c * g->k, CORE_RELU, &hidden);
+    free(order);
+    for (size_t i = 0; i < n && !rc; i++) {
+        for (size_t j = 0; j < k; j++)
+            acc_add(&r->acc, &hidden, j * n + i, g->a[j]);
         r->acc.k += g->a0;
         rc = acc_push(&r->acc, out) ? fail_oom(r) : 0;
     }
-    for (int j = 0; j < g->k; j++)
-        exprs_free(&hidden[j]);
-    free(hidden);
-    exprs_free(&pos);
-    exprs_free(&neg);
     exprs_free(&carried);
+    exprs_free(&knots);
+    exprs_free(&hidden);
     return rc;
 }
 
@@ -805,6 +844,42 @@ static int fit_approximators(Reform *r, Net *net, const Normalize *norm)
             return unsupported(r, l, "could not fit its approximator (no samples, or a singular fit)");
     }
     return 0;
+}
+
+/* A ReLU read only by a max pooling commutes with it: max(relu(a), relu(b))
+ * = relu(max(a, b)). Deferring it lets the pooling tree read the
+ * convolution's inputs directly, and the full-resolution ReLU layer never
+ * exists, which pays when a pooling window's inputs (all channels) take at
+ * most a quarter of the rows, as after a first convolution. Returns the
+ * pooling layer, or 0 to materialise the ReLU as usual. */
+static int commute_relu(Reform *r, const Net *net, int i, const int *uses, const Exprs *in)
+{
+    const Layer *l = &net->layers[i];
+    if (l->type != OP_RELU || uses[i] != 1 || i == net->output || l->outer != 1)
+        return 0;
+    int j = i + 1;
+    while (j <= net->output && !(net->layers[j].n_inputs == 1 && net->layers[j].inputs[0] == i))
+        j++;
+    if (j > net->output || j == net->output || net->layers[j].type != OP_MAXPOOL)
+        return 0;
+    const Layer *pool = &net->layers[j];
+    Shape is = pool->in_shape[0], os = pool->out_shape;
+    int h0, h1, w0, w1;
+    pool_window(&pool->a, is, os.h / 2, os.w / 2, &h0, &h1, &w0, &w1);
+    r->acc.n_touched = 0;
+    for (int c = 0; c < is.c; c++)
+        for (int y = h0; y < h1; y++)
+            for (int x = w0; x < w1; x++) {
+                size_t e = ((size_t)c * is.h + y) * is.w + x;
+                for (size_t t = in->start[e]; t < in->start[e + 1]; t++)
+                    acc_add_neuron(&r->acc, in->id[t], 1);
+            }
+    int rows = r->acc.n_touched;
+    for (int t = 0; t < rows; t++) /* leave the accumulator empty */
+        r->acc.seen[r->acc.touched[t]] = 0;
+    r->acc.n_touched = 0;
+    r->acc.k = 0;
+    return 4 * rows <= r->lim.rows ? j : 0;
 }
 
 static int reform_layer(Reform *r, const Layer *l, Exprs *const *in, int is_output, Exprs *out)
@@ -865,7 +940,8 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
     Exprs *ex = calloc((size_t)net->n_layers, sizeof *ex);
     int *uses = calloc((size_t)net->n_layers, sizeof *uses);
     r.approx = calloc((size_t)net->n_layers, sizeof *r.approx);
-    int rc = r.p && ex && uses && r.approx ? 0 : errf(err, errlen, "out of memory");
+    r.relu_last = calloc((size_t)net->n_layers, 1);
+    int rc = r.p && ex && uses && r.approx && r.relu_last ? 0 : errf(err, errlen, "out of memory");
     if (!rc)
         rc = fit_approximators(&r, net, norm);
     for (int i = 1; i <= net->output && !rc; i++)
@@ -879,7 +955,15 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
         Exprs *in[NN_MAX_INPUTS];
         for (int k = 0; k < l->n_inputs; k++)
             in[k] = &ex[l->inputs[k]];
-        rc = reform_layer(&r, l, in, i == net->output, &ex[i]);
+        int pool = reserve_pos(&r) ? -1 : commute_relu(&r, net, i, uses, in[0]);
+        if (pool < 0)
+            rc = fail_oom(&r);
+        else if (pool > 0) {
+            r.relu_last[pool] = 1;
+            rc = exprs_copy(&ex[i], in[0]) ? fail_oom(&r) : 0;
+        } else {
+            rc = reform_layer(&r, l, in, i == net->output, &ex[i]);
+        }
         for (int k = 0; k < l->n_inputs && !rc; k++) /* free what no later layer reads */
             if (--uses[l->inputs[k]] == 0)
                 exprs_free(&ex[l->inputs[k]]);
@@ -913,6 +997,7 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
     for (int i = 0; i < net->n_layers && r.approx; i++)
         approx_free(&r.approx[i]);
     free(r.approx);
+    free(r.relu_last);
     free(r.pos);
     free(r.table);
     acc_free(&r.acc);

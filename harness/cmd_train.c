@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../datasets/datasets.h"
-#include "../model/model.h"
 #include "harness.h"
 
 typedef struct {
@@ -57,66 +55,28 @@ int cmd_train(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc != EXIT_OK)
         return rc;
-    char err[1024], path[4096];
-    Model m;
-    Dataset ds;
-    memset(&m, 0, sizeof m);
-    memset(&ds, 0, sizeof ds);
-    if (model_resolve(a.model, path, sizeof path, err, sizeof err) ||
-        model_from_ini(path, a.dataset, &m, err, sizeof err) ||
-        dataset_load(m.dataset, SPLIT_BOTH, &ds, err, sizeof err)) {
-        rc = fail(EXIT_USAGE, "train", "%s", err);
-        goto done;
-    }
-    if (a.epochs >= 0)
-        m.train.epochs = (int)a.epochs;
-    if (a.seed >= 0)
-        m.train.seed = (uint64_t)a.seed;
-    if (a.limit > 0 && a.limit < ds.train.n)
-        ds.train.n = (int)a.limit;
-    m.train.verbose = !a.quiet;
-    net_init_params(m.net, m.train.seed);
-    TrainStats st;
-    if (!a.quiet)
-        fprintf(stderr, "training %s on %s: %d images, %d epochs, %zu parameters\n", m.name,
-                m.dataset, ds.train.n, m.train.epochs, net_param_count(m.net));
-    if (m.train.epochs > 0 && net_train(m.net, &ds.train, &m.train, &st, err, sizeof err)) {
-        rc = fail(EXIT_WORK, "train", "%s: %s", m.name, err);
-        goto done;
-    }
-    double acc = net_evaluate(m.net, &ds.test, &m.train.norm, 256, NULL);
-    if (acc < 0) {
-        rc = fail(EXIT_WORK, "train", "%s: out of memory evaluating", m.name);
-        goto done;
-    }
-    m.trained = 1;
-    snprintf(m.trained_on, sizeof m.trained_on, "%s", m.dataset);
-    m.train_seconds = m.train.epochs > 0 ? st.seconds : 0.0;
-    m.accuracy = acc;
-    if (model_save(&m, a.out, err, sizeof err)) {
-        rc = fail(EXIT_WORK, "train", "%s", err);
-        goto done;
-    }
+    char err[1024];
+    TrainJob job = {a.model, a.dataset, a.epochs, a.seed, a.limit, !a.quiet, a.out};
+    TrainOutcome o;
+    rc = train_job(&job, &o, err, sizeof err);
+    if (rc)
+        return fail(rc, "train", "%s", err);
     if (a.json) {
         Json j;
         json_open(&j, stdout);
-        json_str(&j, "model", m.name);
-        json_str(&j, "dataset", m.dataset);
+        json_str(&j, "model", o.name);
+        json_str(&j, "dataset", o.dataset);
         json_str(&j, "file", a.out);
-        json_int(&j, "epochs", m.train.epochs);
-        json_int(&j, "train_images", ds.train.n);
-        json_int(&j, "params", (long)net_param_count(m.net));
-        json_num(&j, "train_s", m.train_seconds);
-        json_int(&j, "n", ds.test.n);
-        json_num(&j, "accuracy", acc);
+        json_int(&j, "epochs", o.epochs);
+        json_int(&j, "train_images", o.train_images);
+        json_int(&j, "params", (long)o.params);
+        json_num(&j, "train_s", o.train_s);
+        json_int(&j, "n", o.test_images);
+        json_num(&j, "accuracy", o.accuracy);
         json_close(&j);
     } else {
-        printf("%s on %s: test accuracy %.2f%% (%d images), trained in %.1f s -> %s\n", m.name,
-               m.dataset, 100 * acc, ds.test.n, m.train_seconds, a.out);
+        printf("%s on %s: test accuracy %.2f%% (%d images), trained in %.1f s -> %s\n", o.name, o.dataset,
+               100 * o.accuracy, o.test_images, o.train_s, a.out);
     }
-    rc = EXIT_OK;
-done:
-    model_free(&m);
-    dataset_free(&ds);
-    return rc;
+    return EXIT_OK;
 }

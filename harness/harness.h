@@ -21,6 +21,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_hw(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Loads a native or ONNX model and the splits of its data set (the
  * model's own, or `dataset`, which ONNX files need), checked to fit each
@@ -32,6 +34,27 @@ int open_model(const char *cmd, const char *file, const char *dataset, SplitMask
 /* The same, with the message in err instead of on stderr. */
 int load_model(const char *file, const char *dataset, SplitMask splits, Model *m, Dataset *ds, char *err,
                size_t errlen);
+
+/* One training, as `nnbench train` and each sweep training run it
+ * (harness/train_job.c): a zoo model or model INI, trained with its recipe
+ * (epochs and seed overridable, -1 = the recipe's) and saved to `out`. */
+typedef struct {
+    const char *model;          /* zoo name or FILE.ini */
+    const char *dataset;        /* NULL: the definition's */
+    long epochs, seed, limit;   /* -1 / -1 / <= 0: as defined, all images */
+    int verbose;                /* progress on stderr */
+    const char *out;
+} TrainJob;
+
+typedef struct {
+    char name[64], dataset[32];
+    int epochs, train_images, test_images;
+    size_t params;
+    double train_s, accuracy;
+} TrainOutcome;
+
+/* EXIT_OK, or EXIT_USAGE / EXIT_WORK with the message in err. */
+int train_job(const TrainJob *job, TrainOutcome *out, char *err, size_t errlen);
 
 /* One compilation, as `nnbench compile` and each sweep job run it
  * (harness/compile_job.c): model → reform (→ relays) (→ naive) → mapping →

@@ -18,6 +18,7 @@ static const struct {
      "compile MODEL.h5|MODEL.onnx --hw NAME|HW.ini [--set SECTION.KEY=VALUE]... [--strategy reform|naive] "
      "[--dataset NAME] [--limit N] [--input-scale S] [--input-mean M] [--input-std D] [-o PROGRAM.h5] [--json]"},
     {"simulate", cmd_simulate, "simulate PROGRAM.h5 [--dataset NAME] [--limit N] [--json]"},
+    {"sweep", cmd_sweep, "sweep SWEEP.ini [--dry-run]   (also: nnbench SWEEP.ini; under mpirun -n N, N ranks)"},
     {"hw", cmd_hw, "hw NAME|FILE.ini [--set SECTION.KEY=VALUE]... [--json | --ini]"},
 };
 
@@ -35,6 +36,9 @@ int main(int argc, char **argv)
         return usage(stderr);
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
         return usage(stdout);
+    size_t len = strlen(argv[1]);
+    if (len > 4 && !strcmp(argv[1] + len - 4, ".ini")) /* nnbench SWEEP.ini */
+        return cmd_sweep(argc, argv); 
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

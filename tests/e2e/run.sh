@@ -2,38 +2,7 @@
 # End-to-end tests of the nnbench command: train, eval, the committed zoo, and
 # bad input. Usage: NNBENCH=build/nnbench sh tests/e2e/run.sh
 # Prints one line per check and a closing "N passed, N failed" line.
-set -u
-NNBENCH=${NNBENCH:-build/nnbench}
-case $NNBENCH in /*) ;; *) NNBENCH=$(pwd)/$NNBENCH ;; esac
-ROOT=$(pwd)
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -f "$TMP/err" ] && sed 's/^/     /' "$TMP/err" | head -5; }
-
-# expect STATUS PATTERN NAME -- command...: exit status and a one-line stderr matching PATTERN.
-expect() {
-    status=$1 pattern=$2 name=$3
-    shift 4
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    rc=$?
-    lines=$(wc -l <"$TMP/err")
-    if [ "$rc" -ne "$status" ]; then
-        bad "$name (exit $rc, expected $status)"
-    elif [ "$status" -ne 0 ] && [ "$lines" -ne 1 ]; then
-        bad "$name (expected a one-line message, got $lines lines)"
-    elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$TMP/err"; then
-        bad "$name (message does not match '$pattern')"
-    else
-        ok "$name"
-    fi
-}
-
-# json_field FILE KEY: the value of KEY in a one-line JSON object.
-json_field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" "$1"; }
+. "$(dirname "$0")/lib.sh"
 
 # --- train and eval round trip -------------------------------------------------
 "$NNBENCH" train --model mlp --dataset fashion-mnist --epochs 1 --limit 3000 --quiet --json \
@@ -240,5 +209,4 @@ printf '[model]\nname=x\n[fc]\ntype=dense\nunits=10\nwhat=1\n' >"$TMP/badkey.ini
 expect 2 "badkey.ini.*\[fc\].*what" "unknown key in a model file" -- "$NNBENCH" train --model "$TMP/badkey.ini" --dataset mnist -o "$TMP/x.h5"
 [ -e "$TMP/x.h5" ] && bad "a failed command left an output file" || ok "failed commands leave no output file"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -126,6 +126,33 @@ static void test_exact_rewrites(void **state)
     net_free(net);
 }
 
+/* A first convolution's ReLU commutes with the max pooling after it (the
+ * pooling tree then reads the pixels): the same logits. */
+static void test_relu_pool_commute(void **state)
+{
+    (void)state;
+    Net *net = net_create((Shape){1, 12, 12});
+    LayerAttrs c = attrs(OP_CONV);
+    c.filters = 4, c.kernel_h = c.kernel_w = 3, c.pad_t = c.pad_l = c.pad_b = c.pad_r = 1;
+    add_layer(net, "c1", OP_CONV, &c, IN, 1);
+    LayerAttrs none = attrs(OP_RELU);
+    add_layer(net, "r1", OP_RELU, &none, FROM("c1"), 1);
+    LayerAttrs mp = attrs(OP_MAXPOOL);
+    mp.kernel_h = mp.kernel_w = 2, mp.stride_h = mp.stride_w = 2;
+    add_layer(net, "mp", OP_MAXPOOL, &mp, FROM("r1"), 1);
+    LayerAttrs d = attrs(OP_DENSE);
+    d.units = 5;
+    add_layer(net, "fc", OP_DENSE, &d, FROM("mp"), 1);
+    finish(net);
+    randomise(net, 5);
+    Normalize norm;
+    normalize_default(&norm);
+    double rel = compare(net, &norm, &(ReformOptions){.rows = 256, .cols = 256}, 8, 3);
+    if (rel > 1e-4)
+        fail_msg("logits differ by %g (relative)", rel);
+    net_free(net);
+}
+
 /* Crossbars of 16×8: conv fan-in 54 > 16 is split and merged, channels spread over ops. */
 static void test_split_and_merge(void **state)
 {
@@ -311,7 +338,7 @@ int main(void)
         cmocka_unit_test(test_exact_rewrites),  cmocka_unit_test(test_split_and_merge),
         cmocka_unit_test(test_clip_and_layout), cmocka_unit_test(test_approximators),
         cmocka_unit_test(test_unsupported_named),
-        cmocka_unit_test(test_zoo_models),      cmocka_unit_test(test_naive_bit_exact),
+        cmocka_unit_test(test_relu_pool_commute), cmocka_unit_test(test_zoo_models),      cmocka_unit_test(test_naive_bit_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

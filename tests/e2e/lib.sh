@@ -1,0 +1,40 @@
+# Shared by the end-to-end scripts: NNBENCH, ROOT, TMP (removed at exit),
+# and the checks. Source it, run checks, end with `finish`.
+set -u
+NNBENCH=${NNBENCH:-build/nnbench}
+case $NNBENCH in /*) ;; *) NNBENCH=$(pwd)/$NNBENCH ;; esac
+ROOT=$(pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; [ -f "$TMP/err" ] && sed 's/^/     /' "$TMP/err" | head -5; }
+
+# expect STATUS PATTERN NAME -- command...: exit status and a one-line stderr matching PATTERN.
+expect() {
+    status=$1 pattern=$2 name=$3
+    shift 4
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    lines=$(wc -l <"$TMP/err")
+    if [ "$rc" -ne "$status" ]; then
+        bad "$name (exit $rc, expected $status)"
+    elif [ "$status" -ne 0 ] && [ "$lines" -ne 1 ]; then
+        bad "$name (expected a one-line message, got $lines lines)"
+    elif [ -n "$pattern" ] && ! grep -q -- "$pattern" "$TMP/err"; then
+        bad "$name (message does not match '$pattern')"
+    else
+        ok "$name"
+    fi
+}
+
+# json_field FILE KEY: the value of KEY in a one-line JSON object.
+json_field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" "$1"; }
+
+# finish: the closing "N passed, N failed" line and the exit status.
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
