@@ -63,6 +63,17 @@ typedef struct {
     RunMeta meta;
 } Results;
 
+/* The fixed columns of /runs (and of runs.csv), in file order, each one a
+ * RunRecord field (harness/results_columns.c); the axis columns follow. */
+typedef enum { RESULTS_COL_TEXT, RESULTS_COL_INT, RESULTS_COL_LLONG, RESULTS_COL_REAL } ResultsColumnKind;
+typedef struct {
+    const char *name; /* the field's name */
+    ResultsColumnKind kind;
+    size_t offset, size; /* where in RunRecord */
+} ResultsColumn;
+#define RESULTS_N_COLUMNS 30
+extern const ResultsColumn results_columns[];
+
 void results_init(Results *r);
 void results_free(Results *r);
 /* Appends a copy of rec; 0 or -1 (OOM). */
