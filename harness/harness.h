@@ -21,6 +21,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_hw(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* Loads a native or ONNX model and the splits of its data set (the
  * model's own, or `dataset`, which ONNX files need), checked to fit each

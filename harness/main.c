@@ -19,6 +19,7 @@ static const struct {
      "[--dataset NAME] [--limit N] [--input-scale S] [--input-mean M] [--input-std D] [-o PROGRAM.h5] [--json]"},
     {"simulate", cmd_simulate, "simulate PROGRAM.h5 [--dataset NAME] [--limit N] [--json]"},
     {"hw", cmd_hw, "hw NAME|FILE.ini [--set SECTION.KEY=VALUE]... [--json | --ini]"},
+    {"report", cmd_report, "report RESULTS.h5 [-o DIR]"},
 };
 
 static int usage(FILE *f)
