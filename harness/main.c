@@ -20,6 +20,7 @@ static const struct {
     {"simulate", cmd_simulate, "simulate PROGRAM.h5 [--dataset NAME] [--limit N] [--json]"},
     {"sweep", cmd_sweep, "sweep SWEEP.ini [--dry-run]   (also: nnbench SWEEP.ini; under mpirun -n N, N ranks)"},
     {"hw", cmd_hw, "hw NAME|FILE.ini [--set SECTION.KEY=VALUE]... [--json | --ini]"},
+    {"report", cmd_report, "report RESULTS.h5 [-o DIR]"},
 };
 
 static int usage(FILE *f)
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
         return usage(stdout);
     size_t len = strlen(argv[1]);
     if (len > 4 && !strcmp(argv[1] + len - 4, ".ini")) /* nnbench SWEEP.ini */
-        return cmd_sweep(argc, argv); 
+        return cmd_sweep(argc, argv);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

@@ -182,6 +182,12 @@ expect 2 "missing.h5: cannot read" "simulate: missing program file" -- "$NNBENCH
 expect 2 "corrupt.h5: not an HDF5 file" "simulate: garbage program file" -- "$NNBENCH" simulate "$TMP/corrupt.h5"
 expect 2 "mlp.h5: a model file, not a compiled program" "simulate: a model file instead of a program" -- \
     "$NNBENCH" simulate "$TMP/mlp.h5"
+expect 2 "report: .*missing.h5: cannot read" "report: missing results file" -- "$NNBENCH" report "$TMP/missing.h5"
+expect 2 "corrupt.h5: not an HDF5 file" "report: garbage results file" -- "$NNBENCH" report "$TMP/corrupt.h5"
+expect 2 "truncated.h5" "report: truncated results file" -- "$NNBENCH" report "$TMP/truncated.h5"
+expect 2 "mlp.h5: no /runs table" "report: a model file instead of results" -- "$NNBENCH" report "$TMP/mlp.h5"
+expect 2 "RESULTS.h5" "report without a results file" -- "$NNBENCH" report
+[ -e "$TMP/mlp" ] && bad "report of a bad file created its folder" || ok "report of a bad file creates no folder"
 expect 2 "cifar10" "data set that does not fit the model" -- "$NNBENCH" eval "$TMP/mlp.h5" --dataset cifar10
 expect 2 "input-std" "bad preprocessing value" -- "$NNBENCH" eval "$TMP/mlp.h5" --input-std 0
 cd "$TMP/empty" && export NNBENCH_DATA="$TMP/empty"
