@@ -100,11 +100,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
-# Until the sweep harness exists, the main job trains and evaluates the default model.
+# The main job: the quick sweep (results/quick.h5, results/quick/ CSV and figures).
 run: deps
 	@$(MAKE) --no-print-directory all
-	./$(BIN) train --model mlp --dataset fashion-mnist --epochs 3 -o results/mlp-quick.h5
-	./$(BIN) eval results/mlp-quick.h5 --dataset fashion-mnist
+	./$(BIN) configs/quick.ini
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
@@ -141,6 +140,7 @@ test: deps
 bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BUILD)/nnbench-bench
 	sh bench/run.sh ./$(BIN)
+	sh bench/sweep_bench.sh ./$(BIN)
 
 # The benchmark driver (bench/run.sh runs it next to $(BIN)).
 $(BUILD)/nnbench-bench: bench/bench.c $(LIB)

@@ -6,7 +6,8 @@
  * thread of rank 0 runs tasks too, so no core idles. Only rank 0's main
  * thread calls MPI (MPI_THREAD_FUNNELED), and only rank 0 writes results.
  * Ranks sharing a machine split its cores: OpenMP threads per rank =
- * cores / ranks on the node (1 with as many ranks as cores). */
+ * cores / ranks on the node (1 with as many ranks as cores), unless
+ * OMP_NUM_THREADS says otherwise. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,8 +280,10 @@ int cmd_sweep(int argc, char **argv)
             return EXIT_WORK;
         }
     }
-    int threads = omp_get_num_procs() / local;
-    omp_set_num_threads(threads > 0 ? threads : 1);
+    /* OMP_NUM_THREADS, when set, is the user's; else the node's cores are shared out. */
+    int threads = getenv("OMP_NUM_THREADS") ? omp_get_max_threads() : omp_get_num_procs() / local;
+    threads = threads > 0 ? threads : 1;
+    omp_set_num_threads(threads);
     char err[1024];
     Sweep s;
     SweepTask *t = NULL;

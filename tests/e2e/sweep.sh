@@ -33,12 +33,13 @@ values = 3, 4, 6, 8
 EOF
 }
 
-# metrics CSV: the deterministic columns of runs.csv, sorted by job.
+# metrics CSV: the deterministic columns of runs.csv (ok rows: no commas in
+# their quoted fields), sorted by job.
 metrics() {
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    grep -v '"failed"' "$1" | tr -d '"' | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
         { print $col["job"], $col["status"], $col["orig_accuracy"], $col["compiled_accuracy"],
                 $col["core_ops"], $col["cores"], $col["cores_lower_bound"], $col["traffic"],
-                $col["neurons"], $col["weights_bits"] }' "$1" | sort
+                $col["neurons"], $col["weights_bits"] }' | sort
 }
 
 # --- dry run ------------------------------------------------------------------
@@ -75,8 +76,8 @@ if command -v mpirun >/dev/null; then
         metrics "$TMP/tiny/runs.csv" >"$TMP/m1"; metrics "$TMP/tiny2/runs.csv" >"$TMP/m2"
         diff "$TMP/m1" "$TMP/m2" | head -5
     fi
-    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "rank") c = i; next } { print $c }' \
-        "$TMP/tiny2/runs.csv" | sort -u | tr '\n' ' ' >"$TMP/ranks"
+    tr -d '"' <"$TMP/tiny2/runs.csv" |
+        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "rank") c = i; next } { print $c }' | sort -u | tr '\n' ' ' >"$TMP/ranks"
     [ "$(cat "$TMP/ranks")" = "0 1 " ] && ok "both ranks ran jobs" || bad "ranks that ran jobs: $(cat "$TMP/ranks")"
 else
     echo "skip: mpirun not installed"
@@ -109,7 +110,7 @@ h5dump -H "$TMP/kill.h5" >/dev/null 2>&1 && ok "results file readable after SIGK
 rc=$?
 grep -q "resuming" "$TMP/err" && ok "restart resumes" || bad "restart did not say it resumed"
 total=$(($(wc -l <"$TMP/kill/runs.csv") - 1))
-unique=$(awk -F, 'NR > 1 { print $1 }' "$TMP/kill/runs.csv" | sort -u | wc -l)
+unique=$(awk -F'"' 'NR > 1 { print $2 }' "$TMP/kill/runs.csv" | sort -u | wc -l)
 if [ $rc -eq 0 ] && [ "$total" -eq 24 ] && [ "$unique" -eq 24 ]; then
     ok "after the restart every job is there exactly once (24)"
 else
@@ -122,8 +123,8 @@ sweep_file failing ", broken"
 printf '\n[model.broken]\nfile = %s\ndataset = mnist\n' "$TMP/garbage.onnx" >>"$TMP/failing.ini"
 "$NNBENCH" "$TMP/failing.ini" >/dev/null 2>"$TMP/err"
 rc=$?
-failed_rows=$(grep -c ',failed,' "$TMP/failing/runs.csv" 2>/dev/null)
-ok_rows=$(grep -c ',ok,' "$TMP/failing/runs.csv" 2>/dev/null)
+failed_rows=$(grep -c ',"failed",' "$TMP/failing/runs.csv" 2>/dev/null)
+ok_rows=$(grep -c ',"ok",' "$TMP/failing/runs.csv" 2>/dev/null)
 if [ $rc -eq 1 ] && [ "$failed_rows" -eq 8 ] && [ "$ok_rows" -eq 8 ] && grep -q "garbage.onnx" "$TMP/failing/runs.csv"; then
     ok "failing jobs are recorded with their error; the sweep finishes (exit 1)"
 else
