@@ -20,6 +20,10 @@
 
 #include "sweep_sched.h"
 
+#ifndef NNBENCH_COMMIT /* the Makefile passes the build's git commit */
+#define NNBENCH_COMMIT "unknown"
+#endif
+
 enum { TAG_ASK = 1, TAG_TASK = 2 };
 
 /* A worker's message to rank 0: the task it finished (-1: none yet) and its outcome. */
