@@ -46,16 +46,33 @@ int pim_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits);
 
 /* ------------------------------------------------------------- SNN
  * Spiking cores (DESIGN.md §6, simulators/snn.c). Every CORE_RELU block is a
- * layer of integrate-and-fire neurons with threshold 2^shift: per step
- * V += Σ W·s + bias, then the leak (hw->neuron.leak, toward 0, for
- * activation = lif), then a spike if V ≥ 2^shift, with V −= 2^shift
- * (reset = subtract) or V = 0 (reset = zero). Spikes are 0/1. CORE_LINEAR
- * blocks (the output) integrate without spiking; their V after step t is
- * the logit at t. Inputs are the quantised pixels x ∈ 0 .. 2^io_bits − 1,
- * coded over T = hw->io.window steps by hw->io.input_coding: current (x is
- * injected every step), rate (a deterministic train of about x·T/(2^io_bits−1)
- * spikes) or poisson (spike with probability x/(2^io_bits−1), seeded by
- * hw->io.seed, the image's index and the pixel: the same on any thread). */
+ * layer of integrate-and-fire neurons with threshold θ = 2^shift (shift 0:
+ * θ = 1; a fixed hw->neuron.threshold is the compiler's to express as shift).
+ * Potentials are int64 and start at 0. Per step t = 0 .. T−1, the core ops
+ * run in program order, each neuron j of an op:
+ *   1. V += Σ_i W_ij · s_i + bias_j   (s_i: row i's source value this step)
+ *   2. activation = lif only: V moves toward 0 by λ, not past 0, where
+ *      λ = round-half-up(hw->neuron.leak · θ) (leak is a fraction of θ);
+ *      relu and if have no leak
+ *   3. V ≥ θ: spike (s = 1) and V −= θ (reset = subtract) or V = 0
+ *      (reset = zero); else s = 0.
+ * Ops are topological, so a spike fired by op A at step t reaches a later op
+ * B in the same step t: a synchronous layer-by-layer pipeline without delay
+ * (a network of depth d answers at step 0 already). CORE_LINEAR blocks (the
+ * output) do step 1 only, never spike and may not feed a core op (-1); their
+ * V after step t is the logit at t.
+ * Inputs are the quantised pixels x ∈ 0 .. top, top = 2^p->io_bits − 1 (a
+ * value outside: -1), coded over T = hw->io.window steps (T < 1: -1) by
+ * hw->io.input_coding:
+ *   current  the input neuron's value is x at every step (multi-valued);
+ *   rate     a spike at step t iff ⌊(t+1)·x/top⌋ > ⌊t·x/top⌋: evenly spread,
+ *            ⌊T·x/top⌋ spikes after T steps, x = top every step;
+ *   poisson  a spike at step t iff u·top < x·2^32, u = the top 32 bits of
+ *            mix(key ^ t), key = mix(mix(mix(seed) ^ image) ^ pixel), seed =
+ *            hw->io.seed, image = first_image + its index in the call, pixel =
+ *            the input neuron; mix(z) is splitmix64's output function of z +
+ *            0x9e3779b97f4a7c15 (simulators/snn_input.c). Probability x/top
+ *            (to 2^−32); the same on any thread count or batch split. */
 typedef struct {
     int64_t *logits;      /* [n][T][n_outputs]: the output potentials after each step (may be NULL) */
     int64_t *final;       /* [n][n_outputs]: after step T (may be NULL) */
@@ -64,7 +81,12 @@ typedef struct {
 
 /* Runs n images (first_image: the index of the first, for poisson seeds).
  * Event-driven (silent inputs cost nothing) and multi-threaded over images;
- * the result does not depend on the thread count. 0, or -1 on OOM. */
+ * the result does not depend on the thread count. out->spikes counts the
+ * spikes of CORE_RELU neurons over all T steps (input spikes not included).
+ * 0, or -1 on OOM or bad arguments (NULLs, n < 0, a float program, T < 1,
+ * an input out of range, an op reading a missing, later or linear neuron,
+ * an output that is not a linear neuron, an unknown coding or reset, leak
+ * outside [0, 1]). */
 int snn_run(const Program *p, const Hw *hw, const int32_t *inputs, int n, long first_image, SnnOutput *out);
 
 #endif
