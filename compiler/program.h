@@ -33,6 +33,10 @@ typedef struct {
     int64_t *bias;       /* [cols], in accumulator units */
     int shift;           /* 0..62 */
     CoreActivation act;
+    /* PIM chips: the full scale of this block's ADCs, in column-sum units
+     * (simulators/pim.c); 0 = not set, the chip derives it from
+     * pim.adc_range. Calibration sets it; other chips ignore it. */
+    int64_t adc_full;
     /* A float program (the `reform` strategy: core ops before any
      * quantisation) has these instead, and an unbounded ReLU. */
     float *wf, *bf;
@@ -64,7 +68,8 @@ typedef struct {
 /* An empty program over n_inputs input neurons. NULL on OOM. */
 Program *program_create(int n_inputs, int io_bits);
 void program_free(Program *p);
-/* Adds a block with copies of w ([cols][rows]) and bias ([cols]; NULL = 0); returns its index or -1. */
+/* Adds a block with copies of w ([cols][rows]) and bias ([cols]; NULL = 0) and adc_full 0;
+ * returns its index or -1. */
 int program_add_block(Program *p, int rows, int cols, const int32_t *w, const int64_t *bias,
                       int shift, CoreActivation act);
 /* The same for a float program (program_create_float). */

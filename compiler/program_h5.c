@@ -17,6 +17,9 @@
  *   /blocks/weights     int32: every block's [cols][rows] weights, in block
  *                       order (block b starts at the sum of rows·cols before it)
  *   /blocks/bias        int64: every block's [cols] biases, concatenated
+ *   /blocks/adc_full    int64 [n_blocks]: a PIM block's ADC full scale (0 =
+ *                       not set); files written before it existed lack it
+ *                       and load with 0s
  *   /blocks/weights_f, /blocks/bias_f   float32: the same for a float program
  *   /ops/block, out, part, group     int32 [n_ops]
  *   /ops/inputs         int32: every op's `rows` source neurons in op order
@@ -87,6 +90,9 @@ static int check_rest(const Program *p, char *err, size_t errlen)
             return errf(err, errlen, "block %d: unknown activation %d", b, (int)k->act);
         if (k->shift < 0 || k->shift > 62)
             return errf(err, errlen, "block %d: shift %d outside 0..62", b, k->shift);
+        if (k->adc_full < 0)
+            return errf(err, errlen, "block %d: negative ADC full scale %lld", b,
+                        (long long)k->adc_full);
         if (p->is_float ? !k->wf || !k->bf : !k->w || !k->bias)
             return errf(err, errlen, "block %d: no %s weights", b,
                         p->is_float ? "float" : "integer");
@@ -204,12 +210,13 @@ static int write_blocks(hid_t f, const Program *p)
         nc += (size_t)p->blocks[b].cols;
     }
     int32_t *num = malloc(sizeof *num * (size_t)nb * 4);
+    int64_t *adc_full = malloc(sizeof *adc_full * (size_t)nb);
     const size_t wsize = p->is_float ? sizeof(float) : sizeof(int32_t);
     const size_t bsize = p->is_float ? sizeof(float) : sizeof(int64_t);
     char *w = malloc(wsize * nw), *bias = malloc(bsize * nc);
     hid_t g = H5Gcreate2(f, "blocks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = -1;
-    if (!num || !w || !bias || g < 0)
+    if (!num || !adc_full || !w || !bias || g < 0)
         goto out;
     size_t ow = 0, oc = 0;
     for (int b = 0; b < nb; b++) {
@@ -219,6 +226,7 @@ static int write_blocks(hid_t f, const Program *p)
         num[nb + b] = k->cols;
         num[2 * nb + b] = k->shift;
         num[3 * nb + b] = (int32_t)k->act;
+        adc_full[b] = k->adc_full;
         memcpy(w + ow * wsize, p->is_float ? (const void *)k->wf : (const void *)k->w, kw * wsize);
         memcpy(bias + oc * bsize, p->is_float ? (const void *)k->bf : (const void *)k->bias,
                (size_t)k->cols * bsize);
@@ -227,7 +235,9 @@ static int write_blocks(hid_t f, const Program *p)
     }
     if (write_i32(g, "rows", num, (size_t)nb) || write_i32(g, "cols", num + nb, (size_t)nb) ||
         write_i32(g, "shift", num + 2 * nb, (size_t)nb) ||
-        write_i32(g, "act", num + 3 * nb, (size_t)nb))
+        write_i32(g, "act", num + 3 * nb, (size_t)nb) ||
+        write_array(g, "adc_full", H5T_STD_I64LE, H5T_NATIVE_INT64, sizeof *adc_full, adc_full,
+                    (size_t)nb))
         goto out;
     hid_t act = H5Dopen2(g, "act", H5P_DEFAULT);
     int bad = act < 0 || h5io_attr_str(act, "values", "0 relu, 1 linear") < 0;
@@ -246,6 +256,7 @@ out:
     if (g >= 0 && H5Gclose(g) < 0)
         rc = -1;
     free(num);
+    free(adc_full);
     free(w);
     free(bias);
     return rc;
@@ -493,14 +504,14 @@ typedef struct {
     int64_t io_bits, input_shift, n_inputs, n_neurons, n_groups, n_blocks, n_ops, n_outputs;
     int32_t *rows, *cols, *shift, *act;
     int32_t *w, *block, *out, *part, *group, *in, *outputs;
-    int64_t *bias;
+    int64_t *bias, *adc_full; /* adc_full: NULL in files from before it */
     float *wf, *bf;
 } Raw;
 
 static void raw_free(Raw *r)
 {
-    void *all[] = {r->rows, r->cols,  r->shift, r->act,     r->w,    r->block, r->out,
-                   r->part, r->group, r->in,    r->outputs, r->bias, r->wf,    r->bf};
+    void *all[] = {r->rows, r->cols,    r->shift, r->act, r->w,  r->block, r->out,     r->part,
+                   r->group, r->in, r->outputs, r->bias,  r->adc_full, r->wf, r->bf};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         free(all[i]);
 }
@@ -591,6 +602,23 @@ static int read_hw(hid_t f, Hw *hw, char *err, size_t errlen)
     return hw_check(hw, "/hw", err, errlen);
 }
 
+/* /blocks/adc_full: optional (older files lack it: every block 0), else
+ * one per block and none negative. */
+static int read_adc_full(hid_t f, Raw *r, char *err, size_t errlen)
+{
+    int ex = has(f, "blocks/adc_full");
+    if (ex <= 0)
+        return ex ? errf(err, errlen, "/blocks/adc_full: cannot read (damaged file?)") : 0;
+    if (read_array(f, "blocks/adc_full", H5T_INTEGER, H5T_NATIVE_INT64, sizeof(int64_t),
+                   r->n_blocks, "one per block", (void **)&r->adc_full, NULL, err, errlen))
+        return -1;
+    for (int64_t b = 0; b < r->n_blocks; b++)
+        if (r->adc_full[b] < 0)
+            return errf(err, errlen, "/blocks/adc_full: block %lld: %lld is negative",
+                        (long long)b, (long long)r->adc_full[b]);
+    return 0;
+}
+
 /* /blocks: counts, then the weights the counts call for. */
 static int read_blocks(hid_t f, Raw *r, char *err, size_t errlen)
 {
@@ -616,6 +644,8 @@ static int read_blocks(hid_t f, Raw *r, char *err, size_t errlen)
         if (nw > ARRAY_MAX)
             return errf(err, errlen, "/blocks: more than %d weights", ARRAY_MAX);
     }
+    if (read_adc_full(f, r, err, errlen))
+        return -1;
     const char *ww = "rows x cols of every block", *bw = "cols of every block";
     int bad;
     if (r->is_float)
@@ -689,6 +719,7 @@ static Program *build(const Raw *r)
         if (got < 0)
             goto oom;
         p->blocks[got].shift = r->shift[b];
+        p->blocks[got].adc_full = r->adc_full ? r->adc_full[b] : 0;
         ow += (size_t)rows * cols;
         oc += (size_t)cols;
     }

@@ -35,8 +35,10 @@ int ann_run_float(const Program *p, const float *inputs, int n, float *logits);
  * no noise and no stuck cells the logits equal ann_run's bit for bit. */
 typedef struct PimChip PimChip;
 
-/* Programs p onto a chip described by hw (a copy of what it needs is kept).
- * NULL with a message in err (OOM, hw not describing cells). */
+/* Programs p onto a chip described by hw (a copy of what it needs is kept;
+ * an encoding other than cells stores each weight as one cell of
+ * weights.bits). NULL with a message in err: a float or invalid program, a
+ * weight its cells cannot hold, sums too wide for int64, OOM. */
 PimChip *pim_program(const Program *p, const Hw *hw, char *err, size_t errlen);
 void pim_free(PimChip *chip);
 /* Runs n images (inputs as for ann_run) on the programmed chip: n ×

@@ -66,6 +66,8 @@ static Program *int_program(void)
     assert_int_equal(program_add_block(p, 4, 3, wb, (int64_t[]){0, 10, -7}, 0, CORE_LINEAR), 1);
     assert_int_equal(program_add_op(p, 1, (int32_t[]){4, 5, 6, 7}, 9, 2), 8);
     assert_int_equal(program_set_outputs(p, (int32_t[]){10, 8, 9}, 3), 0);
+    p->blocks[0].adc_full = 12345;
+    p->blocks[1].adc_full = ((int64_t)1 << 40) + 1; /* beyond 32 bits */
     return p;
 }
 
@@ -131,6 +133,7 @@ static void assert_same_program(const Program *a, const Program *b)
         assert_int_equal(x->cols, y->cols);
         assert_int_equal(x->shift, y->shift);
         assert_int_equal(x->act, y->act);
+        assert_true(x->adc_full == y->adc_full);
         size_t nw = (size_t)x->rows * x->cols;
         assert_int_equal(!x->w, !y->w);
         assert_int_equal(!x->wf, !y->wf);
@@ -681,12 +684,53 @@ static void test_tampered(void **state)
     expect_load_error(p, "/outputs: a 1-D array");
 }
 
+/* /blocks/adc_full: files from before it load with 0s; a bad one is refused. */
+static void test_adc_full(void **state)
+{
+    (void)state;
+    const char *p;
+    hid_t f = tampered("old.h5", &p);
+    H5Ldelete(f, "blocks/adc_full", H5P_DEFAULT);
+    H5Fclose(f);
+    Program *q = load_ok(p, NULL, NULL);
+    assert_true(q->blocks[0].adc_full == 0 && q->blocks[1].adc_full == 0);
+    Program *want = int_program();
+    want->blocks[0].adc_full = want->blocks[1].adc_full = 0;
+    assert_same_program(want, q);
+    program_free(q);
+
+    f = tampered("negadc.h5", &p);
+    replace(f, "blocks/adc_full", H5T_NATIVE_INT64, 2, (int64_t[]){7, -5});
+    H5Fclose(f);
+    expect_load_error(p, "negadc.h5: /blocks/adc_full: block 1: -5 is negative");
+
+    f = tampered("countadc.h5", &p);
+    replace(f, "blocks/adc_full", H5T_NATIVE_INT64, 1, (int64_t[]){7});
+    H5Fclose(f);
+    expect_load_error(p, "/blocks/adc_full: 1 values, expected 2 (one per block)");
+
+    f = tampered("floatadc.h5", &p);
+    replace(f, "blocks/adc_full", H5T_NATIVE_DOUBLE, 2, (double[]){7, 5});
+    H5Fclose(f);
+    expect_load_error(p, "/blocks/adc_full: integers expected");
+
+    /* a negative full scale is not saved either */
+    Hw hw;
+    hw_default(&hw);
+    char err[1024];
+    want->blocks[0].adc_full = -1;
+    assert_int_equal(program_save(want, &hw, NULL, tmp_path("neg.h5"), err, sizeof err), -1);
+    assert_has(err, "cannot save: block 0: negative ADC full scale -1");
+    program_free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_int_round_trip),   cmocka_unit_test(test_float_round_trip),
         cmocka_unit_test(test_large_round_trip), cmocka_unit_test(test_save_failures),
         cmocka_unit_test(test_bad_files),        cmocka_unit_test(test_tampered),
+        cmocka_unit_test(test_adc_full),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
