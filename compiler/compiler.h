@@ -79,10 +79,16 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
  * (raw pixels), no tuning. */
 int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out,
                    char *err, size_t errlen);
+/* PIM ADC ranges (compiler/pim_range.c): with pim.adc_range = 0 and a real
+ * ADC, each block's adc_full becomes the largest column sum its ADCs see
+ * on (up to 64 of) the calibration images; otherwise nothing changes. */
+int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, char *err, size_t errlen);
 /* The compiler's integer forward pass (compiler/int_forward.c): n images of
  * quantised inputs to n × n_outputs logits, batch-major. Must equal the
  * ANN simulator bit for bit. 0, or -1 (a float program, OOM). */
 int program_forward_int(const Program *p, const int32_t *inputs, int n, int64_t *logits);
+/* The same, keeping every neuron's value: v[neuron · n + image] (n_neurons · n values). */
+int program_forward_int_values(const Program *p, const int32_t *inputs, int n, int64_t *v);
 /* The compiler's float forward pass (compiler/float_forward.c): every
  * neuron's value for n images of a float program, written to v neuron-major
  * (v[neuron · n + image], n_neurons · n doubles). 0, or -1 (not a float

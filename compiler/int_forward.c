@@ -11,17 +11,29 @@ int program_forward_int(const Program *p, const int32_t *inputs, int n, int64_t 
 {
     if (p->is_float || n < 1)
         return -1;
+    int64_t *v = malloc(sizeof *v * (size_t)p->n_neurons * n);
+    if (!v || program_forward_int_values(p, inputs, n, v)) {
+        free(v);
+        return -1;
+    }
+    for (int img = 0; img < n; img++)
+        for (int o = 0; o < p->n_outputs; o++)
+            logits[(size_t)img * p->n_outputs + o] = v[(size_t)p->outputs[o] * n + img];
+    free(v);
+    return 0;
+}
+
+int program_forward_int_values(const Program *p, const int32_t *inputs, int n, int64_t *v)
+{
+    if (p->is_float || n < 1)
+        return -1;
     int max_rows = 1;
     for (int i = 0; i < p->n_blocks; i++)
         max_rows = p->blocks[i].rows > max_rows ? p->blocks[i].rows : max_rows;
     /* v[neuron][image]: a neuron's values for every image are contiguous. */
-    int64_t *v = malloc(sizeof *v * (size_t)p->n_neurons * n);
     int64_t *x = malloc(sizeof *x * (size_t)max_rows * n);
-    if (!v || !x) {
-        free(v);
-        free(x);
+    if (!x)
         return -1;
-    }
     for (int img = 0; img < n; img++)
         for (int i = 0; i < p->n_inputs; i++)
             v[(size_t)i * n + img] = inputs[(size_t)img * p->n_inputs + i];
@@ -55,10 +67,6 @@ int program_forward_int(const Program *p, const int32_t *inputs, int n, int64_t 
                 }
         }
     }
-    for (int img = 0; img < n; img++)
-        for (int o = 0; o < p->n_outputs; o++)
-            logits[(size_t)img * p->n_outputs + o] = v[(size_t)p->outputs[o] * n + img];
-    free(v);
     free(x);
     return 0;
 }

@@ -8,17 +8,33 @@
  * and bias round(b·2^shift / S_out), with its own shift (the per-core scale)
  * as large as the weight bits allow, up to neuron.shift_max. Logits (linear
  * ops) share one scale, chosen so the largest weight fills the weight bits.
- * Inputs are the pixels, rounded to the I/O bits. */
+ * Inputs are the pixels, rounded to the I/O bits.
+ *
+ * For a spiking chip (target.mode = snn) the same formulas give the ANN-to-
+ * SNN conversion with data-based threshold normalisation: a hidden value is
+ * a spike rate in [0, 1] (top = 1), its group's scale λ is the 99.9th
+ * percentile of the group's activations on the calibration images rather
+ * than the maximum (a few outliers would otherwise slow every neuron), and
+ * the per-core shift is the threshold θ = 2^shift. Inputs are rates x/top
+ * (rate, poisson coding) or the pixel level injected every step (current). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler.h"
 
+/* Images per forward batch: up to 64, within 256 MB of neuron values. */
+static int calib_batch(const Program *fp)
+{
+    size_t per_image = sizeof(double) * (size_t)(fp->n_neurons ? fp->n_neurons : 1);
+    size_t batch = ((size_t)256 << 20) / per_image;
+    return batch < 1 ? 1 : batch > 64 ? 64 : (int)batch;
+}
+
 /* Per-neuron maxima of a float program over n images, a batch at a time. */
 static double *calibrate(const Program *fp, const uint8_t *px, int n)
 {
-    enum { BATCH = 64 };
+    const int BATCH = calib_batch(fp);
     size_t N = (size_t)fp->n_neurons;
     double *mx = calloc(N ? N : 1, sizeof *mx), *v = malloc(sizeof *v * (N ? N : 1) * BATCH);
     float *in = malloc(sizeof *in * (size_t)fp->n_inputs * BATCH);
@@ -39,6 +55,52 @@ static double *calibrate(const Program *fp, const uint8_t *px, int n)
         return NULL;
     }
     return mx;
+}
+
+#define SNN_PERCENTILE 99.9
+#define PCT_BINS 4096
+
+/* Per group, the SNN_PERCENTILE-th percentile of its neurons' values over n
+ * images, from a histogram of PCT_BINS bins up to the group's maximum gmax. */
+static int group_percentiles(const Program *fp, const uint8_t *px, int n, const int *group_of, double *gmax)
+{
+    const int BATCH = calib_batch(fp);
+    size_t N = (size_t)fp->n_neurons, G = (size_t)fp->n_groups;
+    double *v = malloc(sizeof *v * (N ? N : 1) * BATCH);
+    float *in = malloc(sizeof *in * (size_t)fp->n_inputs * BATCH);
+    long long *hist = calloc(G * PCT_BINS + 1, sizeof *hist);
+    long long *count = calloc(G + 1, sizeof *count);
+    int failed = !v || !in || !hist || !count;
+    for (int img0 = 0; img0 < n && !failed; img0 += BATCH) {
+        int nb = n - img0 < BATCH ? n - img0 : BATCH;
+        for (size_t i = 0; i < (size_t)nb * fp->n_inputs; i++)
+            in[i] = px[(size_t)img0 * fp->n_inputs + i];
+        failed = program_forward_float(fp, in, nb, v);
+        for (size_t i = (size_t)fp->n_inputs; i < N && !failed; i++) {
+            int g = group_of[i];
+            if (g < 0 || gmax[g] <= 0)
+                continue;
+            for (int img = 0; img < nb; img++) {
+                long bin = (long)(v[i * nb + img] / gmax[g] * (PCT_BINS - 1));
+                hist[(size_t)g * PCT_BINS + (bin < 0 ? 0 : bin >= PCT_BINS ? PCT_BINS - 1 : bin)]++;
+            }
+            count[g] += nb;
+        }
+    }
+    for (size_t g = 0; g < G && !failed; g++) {
+        if (!count[g])
+            continue;
+        long long want = (long long)ceil(count[g] * SNN_PERCENTILE / 100), seen = 0;
+        int bin = 0;
+        while (bin < PCT_BINS - 1 && (seen += hist[g * PCT_BINS + bin]) < want)
+            bin++;
+        gmax[g] = gmax[g] * (bin + 1) / PCT_BINS;
+    }
+    free(v);
+    free(in);
+    free(hist);
+    free(count);
+    return failed ? -1 : 0;
 }
 
 /* Int-block dedup: identical integer blocks are stored once. */
@@ -97,8 +159,9 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     *out = NULL;
     if (!fp->is_float)
         return errf(err, errlen, "naive quantisation needs a float (reformed) program");
-    const int io = hw->io.bits, wb = hw->weights.bits;
-    const double top = ldexp(1, io) - 1, wmax = ldexp(1, wb - 1) - 1;
+    const int io = hw->io.bits, wb = hw->weights.bits, snn = hw->target.mode == HW_SNN;
+    const double io_top = ldexp(1, io) - 1, wmax = ldexp(1, wb - 1) - 1;
+    const double top = snn ? 1 : io_top; /* a hidden value's largest level: a rate of 1 on an SNN */
     const int in_shift = io < 8 ? 8 - io : 0;
     Program *p = program_create(fp->n_inputs, io);
     double *mx = calibrate(fp, calib, n_calib);
@@ -122,9 +185,14 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
             S[op->group] = mx[op->out + j] > S[op->group] ? mx[op->out + j] : S[op->group];
         }
     }
+    if (snn && group_percentiles(fp, calib, n_calib, group_of, S)) {
+        rc = errf(err, errlen, "out of memory");
+        goto done;
+    }
     for (int g = 0; g < fp->n_groups; g++)
         S[g] = S[g] > 0 ? S[g] / top : 1;
-    const double s_in = ldexp(1, in_shift);
+    /* An input level's value in pixels; rate-coded inputs are rates x / top. */
+    const double s_in = ldexp(1, in_shift) * (snn && hw->io.input_coding != HW_IN_CURRENT ? io_top : 1);
     int max_rows = 1, max_cols = 1;
     for (int i = 0; i < fp->n_blocks; i++) {
         max_rows = fp->blocks[i].rows > max_rows ? fp->blocks[i].rows : max_rows;
@@ -179,18 +247,27 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
             shift = shift < 0 ? 0 : shift > hw->neuron.shift_max ? hw->neuron.shift_max : shift;
         }
         double f = ldexp(1, shift);
+        /* Subtract reset counts floor(Σ input / θ) spikes: θ / 2T more per
+         * step makes it round to nearest instead (SNN hidden layers). */
+        double snn_round = snn && fb->act == CORE_RELU ? f / (2.0 * (hw->io.window > 0 ? hw->io.window : 1)) : 0;
+        /* A leaky neuron loses leak·θ per step (rounded as the simulator
+         * does); as much bias back keeps a relay that gets one spike firing. */
+        if (snn && fb->act == CORE_RELU && hw->neuron.activation == HW_ACT_LIF)
+            snn_round += floor(hw->neuron.leak * f + 0.5);
         for (size_t i = 0; i < (size_t)fb->rows * fb->cols; i++) {
             double q = nearbyint(we[i] * f);
             w[i] = (int32_t)(q > wmax ? wmax : q < -wmax ? -wmax : q);
         }
         for (int j = 0; j < fb->cols; j++)
-            b[j] = llround(fb->bf[j] * f / s_out);
+            b[j] = llround(fb->bf[j] * f / s_out + snn_round);
         int blk = int_block(p, &d, fb->rows, fb->cols, w, b, shift, fb->act);
         if (blk < 0 || program_add_op(p, blk, op->in, op->part, op->group) < 0)
             rc = errf(err, errlen, "out of memory");
     }
     if (!rc && program_set_outputs(p, fp->outputs, fp->n_outputs))
         rc = errf(err, errlen, "out of memory");
+    if (!rc)
+        rc = pim_adc_ranges(p, hw, calib, n_calib, err, errlen);
 done:
     free(mx);
     free(S);

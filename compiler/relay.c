@@ -4,8 +4,9 @@
  * it, one column per copy, weight 1 and the chip's ReLU, which is exact
  * because every neuron is non-negative (a pixel or a ReLU output) and a
  * copy keeps its source's scale group. Each reader is then wired to a copy
- * that still has room. Until mapping feeds back, every core op counts as a
- * core (as the verifier counts). */
+ * that still has room; a value needing more copies than a core has columns
+ * gets a two-level relay tree. Until mapping feeds back, every core op
+ * counts as a core (as the verifier counts). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,18 +17,70 @@ typedef struct {
     int32_t next;       /* copies handed out so far, in units of readers */
 } Copies;
 
+/* One relay op reading `from` with `width` copies (weight 1, ReLU); its first neuron or -1. */
+static int32_t relay_op(Program *q, int32_t from, int width, int part, int group)
+{
+    float *wf = q->is_float ? malloc(sizeof *wf * (size_t)width) : NULL;
+    int32_t *wi = q->is_float ? NULL : malloc(sizeof *wi * (size_t)width);
+    if (q->is_float ? !wf : !wi) {
+        free(wf);
+        free(wi);
+        return -1;
+    }
+    for (int c = 0; c < width; c++) {
+        if (wf)
+            wf[c] = 1;
+        else
+            wi[c] = 1;
+    }
+    int blk = q->is_float ? program_add_block_float(q, 1, width, wf, NULL, CORE_RELU)
+                          : program_add_block(q, 1, width, wi, NULL, 0, CORE_RELU);
+    free(wf);
+    free(wi);
+    return blk < 0 ? -1 : program_add_op(q, blk, &from, part, group);
+}
+
+/* A source needing more copies than a core has columns gets a relay tree:
+ * ⌈need / cols⌉ first copies, each feeding one op of up to cols final
+ * copies (added one after another, so the final copies are consecutive). */
+static int relay_tree(Program *q, int32_t from, int need, int cols, int part, int group, Copies *c)
+{
+    int m = (need + cols - 1) / cols;
+    if (m > cols)
+        return -2; /* a third level would be needed */
+    int32_t first = relay_op(q, from, m, part, group), copies0 = -1;
+    for (int t = 0; first >= 0 && t < m; t++) {
+        int32_t got = relay_op(q, first + t, t < m - 1 ? cols : need - (m - 1) * cols, part, group);
+        if (got < 0)
+            return -1;
+        copies0 = t ? copies0 : got;
+    }
+    if (first < 0)
+        return -1;
+    *c = (Copies){copies0, need, 0};
+    return 0;
+}
+
 /* Relay ops for the sources src[0..n) (old ids, already renumbered to new
  * ids in map), each needing need[i] copies; packed block-diagonally into ops
- * of at most `cols` columns. */
+ * of at most `cols` columns, or a tree for a source that needs more. */
 static int add_relay_ops(Program *q, const int32_t *src, const int *need, int n, int cols,
                          const int32_t *map, int part, int group, Copies *copies)
 {
+    for (int i = 0; i < n; i++)
+        if (need[i] > cols) {
+            int rc = relay_tree(q, map[src[i]], need[i], cols, part, group, &copies[src[i]]);
+            if (rc)
+                return rc;
+        }
     for (int i0 = 0; i0 < n;) {
+        if (need[i0] > cols) {
+            i0++;
+            continue;
+        }
         int rows = 0, width = 0;
-        while (i0 + rows < n && width + need[i0 + rows] <= cols)
+        while (i0 + rows < n && need[i0 + rows] <= cols && width + need[i0 + rows] <= cols)
             width += need[i0 + rows++];
-        if (rows == 0)
-            return -1; /* one source needs more copies than a core has columns */
         int32_t *in = malloc(sizeof *in * (size_t)rows);
         float *wf = q->is_float ? calloc((size_t)rows * width, sizeof *wf) : NULL;
         int32_t *wi = q->is_float ? NULL : calloc((size_t)rows * width, sizeof *wi);
@@ -96,6 +149,8 @@ int add_relays(const Program *p, int fanout, int cols, Program **out, char *err,
         if ((p->is_float ? program_add_block_float(q, b->rows, b->cols, b->wf, b->bf, b->act)
                          : program_add_block(q, b->rows, b->cols, b->w, b->bias, b->shift, b->act)) != i)
             rc = -1;
+        else
+            q->blocks[i].adc_full = b->adc_full;
     }
     /* Pixels first, then each op followed by the relays of its neurons. */
     for (int k = -1; !rc && k < p->n_ops; k++) {
@@ -138,9 +193,9 @@ int add_relays(const Program *p, int fanout, int cols, Program **out, char *err,
                 src[ns] = n;
                 need[ns++] = (readers[n] + fanout - 1) / fanout;
             }
-        if (ns && add_relay_ops(q, src, need, ns, cols, map, k < 0 ? 0 : p->ops[k].part,
-                                k < 0 ? p->n_groups : p->ops[k].group, copies))
-            rc = -2;
+        if (ns)
+            rc = add_relay_ops(q, src, need, ns, cols, map, k < 0 ? 0 : p->ops[k].part,
+                               k < 0 ? p->n_groups : p->ops[k].group, copies);
     }
     int32_t *outs = rc ? NULL : malloc(sizeof *outs * (size_t)p->n_outputs);
     for (int i = 0; outs && i < p->n_outputs; i++)
@@ -157,7 +212,8 @@ int add_relays(const Program *p, int fanout, int cols, Program **out, char *err,
     free(copies);
     if (rc) {
         program_free(q);
-        return rc == -2 ? errf(err, errlen, "a neuron needs more relay copies than a core has columns (%d)", cols)
+        return rc == -2 ? errf(err, errlen, "a neuron is read by more cores than two levels of relays of %d "
+                                            "columns can reach", cols)
                         : errf(err, errlen, "out of memory adding relay neurons");
     }
     *out = q;

@@ -71,35 +71,55 @@ int cmd_simulate(int argc, char **argv)
     }
     if (limit > 0 && limit < ds.test.n)
         ds.test.n = (int)limit;
-    double sim_s = 0;
-    double acc = simulate_accuracy(p, &ds.test, ds.classes, &sim_s);
-    if (acc < 0) {
+    SimResult sim;
+    if (simulate_program(p, &hw, &ds.test, ds.classes, &sim)) {
         rc = fail(EXIT_WORK, "simulate", "%s: out of memory simulating", file);
         goto done;
     }
     /* a run too short for the clock has no meaningful rate */
-    double rate = sim_s > 0 ? ds.test.n / sim_s : -1;
-    const char *kind = p->is_float ? "float" : "int";
+    double rate = sim.sim_s > 0 ? ds.test.n / sim.sim_s : -1;
+    const char *kind = p->is_float ? "float" : "int", *simulator = simulator_name(p, &hw);
     if (json) {
         Json j;
         json_open(&j, stdout);
         json_str(&j, "program", file);
         json_str(&j, "dataset", dataset);
         json_int(&j, "n", ds.test.n);
-        json_num(&j, "accuracy", acc);
+        json_num(&j, "accuracy", sim.accuracy);
         json_num(&j, "images_per_s", rate > 0 ? rate : NAN);
         json_str(&j, "hw", hw.target.name);
         json_str(&j, "strategy", info.strategy);
         json_str(&j, "kind", kind);
-        json_str(&j, "simulator", "ann");
+        json_str(&j, "simulator", simulator);
         json_int(&j, "core_ops", p->n_ops);
+        if (sim.steps) {
+            json_num(&j, "spikes_per_image", sim.spikes_per_image);
+            json_int(&j, "steps", sim.steps);
+            size_t len = (size_t)sim.steps * 16 + 3;
+            char *curve = malloc(len);
+            if (curve) {
+                snprintf(curve, len, "[");
+                for (int t = 0; t < sim.steps; t++)
+                    errf_append(curve, len, "%s%.6g", t ? "," : "", sim.accuracy_by_step[t]);
+                errf_append(curve, len, "]");
+                json_raw(&j, "accuracy_by_step", curve);
+                free(curve);
+            }
+        }
         json_close(&j);
     } else {
         printf("%s (%s program for %s, %s) on %s: accuracy %.2f%% (%d images), "
-               "%.0f images/s on the ANN core simulator\n",
+               "%.0f images/s on the %s simulator\n",
                file, kind, hw.target.name, info.strategy[0] ? info.strategy : "strategy unknown",
-               dataset, 100 * acc, ds.test.n, rate > 0 ? rate : 0);
+               dataset, 100 * sim.accuracy, ds.test.n, rate > 0 ? rate : 0, simulator);
+        if (sim.steps) {
+            printf("%.1f spikes per image; accuracy after t steps:", sim.spikes_per_image);
+            for (int t = 0; t < sim.steps; t++)
+                printf(" %d:%.2f%%", t + 1, 100 * sim.accuracy_by_step[t]);
+            printf("\n");
+        }
     }
+    sim_result_free(&sim);
     rc = EXIT_OK;
 done:
     program_free(p);

@@ -243,7 +243,8 @@ static int open_results(const Sweep *s, int ranks, Results *res, char *err, size
     res->meta.ranks = ranks;
     res->meta.finished[0] = 0;
     res->meta.config = s->text ? strdup(s->text) : NULL;
-    return 0;
+    /* Jobs finished after the last rewrite of an interrupted run. */
+    return journal_replay(s->output, res, err, errlen) < 0 ? -1 : 0;
 }
 
 static int launched_by_mpirun(void)
@@ -324,6 +325,8 @@ int cmd_sweep(int argc, char **argv)
     if (!failed) {
         now_iso(res.meta.finished, sizeof res.meta.finished);
         failed = results_save(&res, s.output, err, sizeof err);
+        if (!failed) /* the file holds every job now */
+            journal_remove(s.output);
     }
     if (failed) {
         fail(EXIT_WORK, "sweep", "%s", err);

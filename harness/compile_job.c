@@ -25,7 +25,7 @@ static int is_strategy(const char *s) { return !strcmp(s, "reform") || !strcmp(s
 int compile_job(const CompileJob *job, CompileResult *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
-    res->orig_accuracy = res->compiled_accuracy = res->images_per_s = res->train_s = -1;
+    res->orig_accuracy = res->compiled_accuracy = res->images_per_s = res->train_s = res->spikes_per_image = -1;
     if (!is_strategy(job->strategy))
         return errf(err, errlen, "strategy '%s': 'reform' and 'naive' are built so far ('full' comes next)",
                     job->strategy), EXIT_USAGE;
@@ -96,15 +96,17 @@ int compile_job(const CompileJob *job, CompileResult *res, char *err, size_t err
     if (job->evaluate) {
         if (job->limit > 0 && job->limit < ds.test.n)
             ds.test.n = (int)job->limit;
-        double sim_s;
         res->test_images = ds.test.n;
         res->orig_accuracy = net_evaluate(m.net, &ds.test, pre, 256, NULL);
-        res->compiled_accuracy = simulate_accuracy(p, &ds.test, ds.classes, &sim_s);
-        if (res->orig_accuracy < 0 || res->compiled_accuracy < 0) {
+        SimResult sim;
+        if (res->orig_accuracy < 0 || simulate_program(p, hw, &ds.test, ds.classes, &sim)) {
             errf(err, errlen, "%s: out of memory evaluating", job->model);
             goto done;
         }
-        res->images_per_s = sim_s > 0 ? ds.test.n / sim_s : -1;
+        res->compiled_accuracy = sim.accuracy;
+        res->images_per_s = sim.sim_s > 0 ? ds.test.n / sim.sim_s : -1;
+        res->spikes_per_image = sim.spikes_per_image;
+        sim_result_free(&sim);
     }
     if (job->out) { /* the arrays in info belong to map */
         ProgramInfo info;

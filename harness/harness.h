@@ -83,6 +83,7 @@ typedef struct {
     double utilization, transform_s;
     double orig_accuracy, compiled_accuracy;  /* -1 unless evaluated */
     double images_per_s;        /* simulator throughput on the test images (-1 unless evaluated) */
+    double spikes_per_image;    /* SNN programs (-1 otherwise) */
     VerifyReport verify;        /* the verifier's findings (compile_result_free) */
 } CompileResult;
 
@@ -91,13 +92,24 @@ typedef struct {
 int compile_job(const CompileJob *job, CompileResult *res, char *err, size_t errlen);
 void compile_result_free(CompileResult *res);
 
-/* Accuracy of program p on a set on the ANN core simulator (float or
- * integer; an integer program's inputs quantised from the pixels), by
- * arg-max over the logits. The wall time of the simulator calls alone goes
- * to *sim_s (may be NULL). -1 on OOM, or if p does not take the set's images
- * or give `classes` logits (callers check that first, with a message).
- * (harness/run_program.c) */
-double simulate_accuracy(const Program *p, const SampleSet *set, int classes, double *sim_s);
+/* What running a program over a sample set measured (harness/run_program.c). */
+typedef struct {
+    double accuracy;            /* arg-max of the logits against the labels */
+    double sim_s;               /* wall time of the simulator calls alone */
+    double spikes_per_image;    /* SNN: spikes of all core ops per image; else -1 */
+    int steps;                  /* SNN: the time window T; else 0 */
+    double *accuracy_by_step;   /* SNN: [steps], the accuracy after t = 1..T steps */
+} SimResult;
+
+/* Runs p over a set on the simulator of hw's mode (a float program on the
+ * ANN core in float; an integer one on ANN cores, PIM crossbars or spiking
+ * cores), an integer program's inputs quantised from the pixels. -1 on OOM,
+ * or if p does not take the set's images or give `classes` logits (callers
+ * check that first, with a message). sim_result_free releases r. */
+int simulate_program(const Program *p, const Hw *hw, const SampleSet *set, int classes, SimResult *r);
+void sim_result_free(SimResult *r);
+/* "ann", "pim" or "snn": the simulator simulate_program uses for p on hw. */
+const char *simulator_name(const Program *p, const Hw *hw);
 
 /* Prints "nnbench CMD: message" on stderr; returns `status` for tail calls. */
 int fail(int status, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

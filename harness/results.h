@@ -88,4 +88,13 @@ int results_save(const Results *r, const char *path, char *err, size_t errlen);
  * "PATH: cause". */
 int results_load(const char *path, Results *r, char *err, size_t errlen);
 
+/* The journal beside a results file (harness/results_journal.c): each
+ * finished job appended at once (and fsynced when sync is set); results_save
+ * of the whole file can then wait. journal_replay adds the journal's jobs missing from r and
+ * returns how many (or -1 with err); journal_remove deletes it once the
+ * HDF5 file holds everything. */
+int journal_append(const char *results, const RunRecord *rec, int sync, char *err, size_t errlen);
+long journal_replay(const char *results, Results *r, char *err, size_t errlen);
+void journal_remove(const char *results);
+
 #endif

@@ -55,7 +55,7 @@ int sched_init(Sched *sc, const Sweep *s, const SweepTask *t, int n, Results *re
     }
     sort_tasks = t;
     qsort(sc->order, (size_t)n, sizeof *sc->order, by_cost);
-    sc->t0 = omp_get_wtime();
+    sc->t0 = sc->saved_at = sc->synced_at = omp_get_wtime();
     return 0;
 }
 
@@ -156,8 +156,19 @@ int sched_finish(Sched *sc, int k, const RunRecord *rec, const char *train_err, 
         sc->failed_jobs++;
     if (results_add(sc->res, rec))
         return errf(err, errlen, "out of memory recording job %s", rec->job);
-    if (results_save(sc->res, sc->s->output, err, errlen))
+    double now = omp_get_wtime();
+    int sync = now - sc->synced_at >= 1;
+    if (journal_append(sc->s->output, rec, sync, err, errlen))
         return -1;
+    sc->synced_at = sync ? now : sc->synced_at;
+    /* The HDF5 file is rewritten whole: at most every 5 s, and so that
+     * rewriting takes under 5% of the time (a big sweep's file grows). */
+    if (now - sc->saved_at >= 5 && now - sc->saved_at >= 20 * sc->save_s) {
+        if (results_save(sc->res, sc->s->output, err, errlen))
+            return -1;
+        sc->save_s = omp_get_wtime() - now;
+        sc->saved_at = omp_get_wtime();
+    }
     progress(sc);
     return 0;
 }

@@ -17,6 +17,8 @@ typedef struct {
     Results *res;            /* every finished job; saved after each */
     int total_jobs, done_jobs, failed_jobs, resumed;
     double total_cost, done_cost, skipped_cost, t0;
+    double saved_at, save_s;     /* when the HDF5 file was last rewritten, and how long that took */
+    double synced_at;            /* when the journal was last fsynced */
 } Sched;
 
 /* Jobs already in res are done (a resumed sweep). */
@@ -25,7 +27,8 @@ void sched_free(Sched *sc);
 /* The next task to run (now marked running), SCHED_WAIT while the rest wait
  * for running ones, SCHED_OVER when all is done, SCHED_ERROR. */
 int sched_next(Sched *sc, char *err, size_t errlen);
-/* Task k finished: a job with rec (appended to the results file at once),
+/* Task k finished: a job with rec (in the journal at once, in the HDF5 file
+ * at the next rewrite),
  * a training with train_err NULL or its error. Prints progress. */
 int sched_finish(Sched *sc, int k, const RunRecord *rec, const char *train_err, char *err, size_t errlen);
 

@@ -147,6 +147,19 @@ for sets in "--set crossbar.rows=32 --set crossbar.cols=16" "--set crossbar.rows
     [ "$v" = 0 ] && ok "verifier: naive lenet5 fits tianji-ann with $sets" ||
         bad "verifier: naive lenet5 on tianji-ann with $sets: '$v' violations"
 done
+# Every preset: the small zoo models compile with both strategies and verify clean
+# (the big ones are in the issue notes; they take minutes).
+before=$failed
+for hw in "$ROOT"/configs/hw/*.ini; do
+    for m in mlp lenet5; do
+        for st in reform naive; do
+            "$NNBENCH" compile "$ROOT/models/$m.h5" --hw "$hw" --strategy $st --json >"$TMP/p.json" 2>"$TMP/err"
+            v=$(json_field "$TMP/p.json" violations)
+            [ "$v" = 0 ] || bad "verifier: $st $m on $(basename "$hw" .ini): '$v' violations"
+        done
+    done
+done
+[ "$failed" -eq "$before" ] && ok "verifier: mlp and lenet5, reform and naive, clean on every preset"
 # compile -o writes the program; simulate runs it to the same accuracy.
 "$NNBENCH" compile "$ROOT/models/lenet5.h5" --hw tianji-ann --strategy naive --dataset mnist --limit 1000 \
     -o "$TMP/lenet5.prog.h5" --json >"$TMP/c.json" 2>"$TMP/err"

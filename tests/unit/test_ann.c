@@ -207,6 +207,42 @@ static void test_relays(void **state)
     program_free(p);
 }
 
+/* A value read by more ops than a core has columns gets a relay tree. */
+static void test_relay_tree(void **state)
+{
+    (void)state;
+    Program *p = program_create(2, 8), *q;
+    int b = program_add_block(p, 2, 1, (int32_t[]){1, 2}, NULL, 0, CORE_RELU);
+    int32_t outs[10];
+    for (int k = 0; k < 10; k++) /* pixel 0 read by ten ops */
+        outs[k] = program_add_op(p, b, (int32_t[]){0, 1}, 0, 0);
+    int l = program_add_block(p, 10, 1, (int32_t[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, NULL, 0, CORE_LINEAR);
+    int32_t logit = program_add_op(p, l, outs, 1, 1);
+    assert_int_equal(program_set_outputs(p, &logit, 1), 0);
+    char err[256];
+    if (add_relays(p, 1, 4, &q, err, sizeof err)) /* 10 copies: 3 first copies, then 4 + 4 + 2 */
+        fail_msg("%s", err);
+    if (program_validate(q, err, sizeof err))
+        fail_msg("%s", err);
+    int *readers = calloc((size_t)q->n_neurons, sizeof *readers);
+    for (int k = 0; k < q->n_ops; k++)
+        for (int i = 0; i < q->blocks[q->ops[k].block].rows; i++)
+            readers[q->ops[k].in[i]]++;
+    for (int n = 0; n < q->n_neurons; n++)
+        assert_true(readers[n] <= 1);
+    const int32_t x[2][2] = {{3, 5}, {200, 1}};
+    int64_t a[2], c[2];
+    assert_int_equal(ann_run(p, &x[0][0], 2, a), 0);
+    assert_int_equal(ann_run(q, &x[0][0], 2, c), 0);
+    assert_memory_equal(a, c, sizeof a);
+    program_free(q);
+    /* 2 columns: 10 copies would need a third level. */
+    assert_int_not_equal(add_relays(p, 1, 2, &q, err, sizeof err), 0);
+    assert_non_null(strstr(err, "two levels of relays"));
+    free(readers);
+    program_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_threads_do_not_change_results),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_relays),
+        cmocka_unit_test(test_relay_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
