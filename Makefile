@@ -140,6 +140,7 @@ test: deps
 bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BUILD)/nnbench-bench
 	sh bench/run.sh ./$(BIN)
+	sh bench/sim_bench.sh ./$(BIN)
 	sh bench/sweep_bench.sh ./$(BIN)
 
 # The benchmark driver (bench/run.sh runs it next to $(BIN)).

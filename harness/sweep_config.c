@@ -7,7 +7,8 @@
 
 #include <iniparser/iniparser.h>
 
-#include "../compiler/hw.h"
+#include "../compiler/compiler.h"
+#include "../datasets/datasets.h"
 #include "sweep.h"
 
 typedef struct {
@@ -373,6 +374,27 @@ static int training_task(const Sweep *s, int m, long seed, SweepTask *t, double 
     return 0;
 }
 
+/* A model file's forward FLOPs per image, for ordering jobs; a file that
+ * cannot be read now gets a small guess (its jobs will fail and say why). */
+static double file_flops(const SweepModel *sm)
+{
+    Model m;
+    char err[1024];
+    int rc;
+    if (is_onnx_path(sm->file)) {
+        OnnxOptions opt = {0};
+        opt.has_data_shape = sm->dataset[0] && !dataset_info(sm->dataset, &opt.data_shape, NULL);
+        rc = onnx_import(sm->file, &opt, &m, err, sizeof err);
+    } else {
+        rc = model_load(sm->file, &m, err, sizeof err);
+    }
+    if (rc)
+        return 1e6;
+    double f = net_flops(m.net);
+    model_free(&m);
+    return f > 0 ? f : 1e6;
+}
+
 static int axis_applies(const SweepAxis *a, const char *hw)
 {
     if (!a->n_presets)
@@ -413,7 +435,7 @@ int sweep_expand(const Sweep *s, SweepTask **tasks, int *n, char *err, size_t er
                 train = (int)count++;
             } else {
                 snprintf(model_path, sizeof model_path, "%s", sm->file);
-                flops = 1e7;
+                flops = file_flops(sm);
             }
             for (int h = 0; h < s->n_hw; h++)
                 for (int st = 0; st < s->n_strategies; st++) {

@@ -38,6 +38,7 @@ static inline int64_t quantise(int64_t acc, int shift, int64_t top)
 typedef struct {
     const Program *p;
     double **w;      /* per block: weights as doubles ([cols][rows]) */
+    float **w32;     /* per block: as floats, where sgemm is exact too (else NULL) */
     char *exact;     /* per block: the dgemm path is exact (integer programs) */
     int *run_len;    /* per op: ops in the run it starts (0 inside a run) */
     int lanes;
@@ -46,10 +47,14 @@ typedef struct {
 
 static void plan_free(Plan *pl)
 {
-    if (pl->w)
-        for (int b = 0; b < pl->p->n_blocks; b++)
+    for (int b = 0; b < pl->p->n_blocks; b++) {
+        if (pl->w)
             free(pl->w[b]);
+        if (pl->w32)
+            free(pl->w32[b]);
+    }
     free(pl->w);
+    free(pl->w32);
     free(pl->exact);
     free(pl->run_len);
 }
@@ -95,9 +100,10 @@ static int plan_make(const Program *p, Plan *pl)
     while (pl->lanes > 1 && (long)max_side * pl->lanes > SCRATCH_DOUBLES / 2)
         pl->lanes /= 2;
     pl->w = calloc((size_t)(p->n_blocks ? p->n_blocks : 1), sizeof *pl->w);
+    pl->w32 = calloc((size_t)(p->n_blocks ? p->n_blocks : 1), sizeof *pl->w32);
     pl->exact = calloc((size_t)(p->n_blocks ? p->n_blocks : 1), 1);
     pl->run_len = malloc(sizeof *pl->run_len * (size_t)(p->n_ops ? p->n_ops : 1));
-    if (!pl->w || !pl->exact || !pl->run_len)
+    if (!pl->w || !pl->w32 || !pl->exact || !pl->run_len)
         return plan_free(pl), -1;
     for (int b = 0; b < p->n_blocks; b++) {
         const CoreBlock *blk = &p->blocks[b];
@@ -115,6 +121,14 @@ static int plan_make(const Program *p, Plan *pl)
             worst = col > worst ? col : worst;
         }
         pl->exact[b] = p->is_float || worst * (double)pl->top < 9007199254740992.0; /* 2^53 */
+        /* Sums below 2^24 are exact in float too, and sgemm is twice as fast
+         * (8-bit weights and I/O on up to 256 rows stay below). */
+        if (!p->is_float && worst * (double)pl->top < 16777216.0) {
+            if (!(pl->w32[b] = malloc(sizeof **pl->w32 * (n ? n : 1))))
+                return plan_free(pl), -1;
+            for (size_t t = 0; t < n; t++)
+                pl->w32[b][t] = (float)pl->w[b][t];
+        }
     }
     find_runs(p, pl->lanes, pl->run_len);
     return 0;
@@ -149,6 +163,34 @@ static void run_ops(const Plan *pl, int k, int len, double *v, double *x, double
                     v[(size_t)(p->ops[q].out + j) * L + lane] =
                         (double)(b->act == CORE_RELU ? quantise(acc, b->shift, pl->top) : acc);
                 }
+        return;
+    }
+    const float *w32 = pl->w32[p->ops[k].block];
+    if (w32) { /* the scratch doubles hold twice as many floats */
+        float *xf = (float *)x, *yf = (float *)y;
+        for (int q = 0; q < len; q++) {
+            const int32_t *in = p->ops[k + q].in;
+            for (int i = 0; i < b->rows; i++) {
+                float *dst = xf + (size_t)i * width + (size_t)q * L;
+                if (in[i] == PROGRAM_ZERO) {
+                    memset(dst, 0, sizeof *dst * (size_t)L);
+                    continue;
+                }
+                const double *src = v + (size_t)in[i] * L;
+                for (int lane = 0; lane < L; lane++)
+                    dst[lane] = (float)src[lane];
+            }
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b->cols, width, b->rows, 1.0f, w32, b->rows, xf,
+                    width, 0.0f, yf, width);
+        for (int q = 0; q < len; q++) {
+            double *out = v + (size_t)p->ops[k + q].out * L;
+            for (int j = 0; j < b->cols; j++) {
+                const float *acc = yf + (size_t)j * width + (size_t)q * L;
+                for (int lane = 0; lane < L; lane++)
+                    out[(size_t)j * L + lane] = finish(pl, b, j, acc[lane]);
+            }
+        }
         return;
     }
     for (int q = 0; q < len; q++) {
