@@ -57,7 +57,7 @@ DEB_PKGS := build-essential pkg-config clang libopenmpi-dev openmpi-bin libhdf5-
             dataset-fashion-mnist
 BENCH_PKGS := python3-torch python3-numpy
 
-.PHONY: all deps bench-deps run test unit unit-asan node-tests e2e clang-check bench zoo install clean
+.PHONY: all deps bench-deps run test unit unit-asan node-tests e2e bad-inputs clang-check bench zoo install clean
 
 all: $(BIN)
 
@@ -109,7 +109,12 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
 
 unit-asan:
-	@$(MAKE) --no-print-directory SAN=1 unit node-tests
+	@$(MAKE) --no-print-directory SAN=1 unit node-tests bad-inputs
+
+# Every malformed input of tests/bad_inputs/cases.txt: its status and message
+# (also under the sanitizers, through unit-asan).
+bad-inputs: $(BIN)
+	@NNBENCH=./$(BIN) sh tests/bad_inputs/run.sh
 
 # ONNX's own backend node tests through the importer and the float executor.
 $(NODE_TESTS): tests/onnx/node_tests.c $(LIB)

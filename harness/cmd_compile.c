@@ -85,6 +85,8 @@ int cmd_compile(int argc, char **argv)
         return fail(EXIT_USAGE, "compile", "a MODEL.h5 or MODEL.onnx file is required");
     if (!hw_name)
         return fail(EXIT_USAGE, "compile", "--hw HW.ini (or a preset name) is required");
+    if (out && check_output_path(out, err, sizeof err))
+        return fail(EXIT_USAGE, "compile", "%s", err);
     CompileJob job = {file, dataset, custom_norm ? &norm : NULL, hw_name, sets, n_sets, strategy, dataset != NULL,
                       limit, out};
     CompileResult res;

@@ -46,6 +46,9 @@ static int parse_args(int argc, char **argv, TrainArgs *a)
         return fail(EXIT_USAGE, "train", "--model NAME|FILE.ini is required");
     if (!a->out)
         return fail(EXIT_USAGE, "train", "-o MODEL.h5 is required");
+    char err[1024];
+    if (check_output_path(a->out, err, sizeof err))
+        return fail(EXIT_USAGE, "train", "%s", err);
     return EXIT_OK;
 }
 

@@ -121,6 +121,9 @@ int parse_double(const char *s, double lo, double hi, double *out);
 /* --input-scale / --input-mean / --input-std: applies one to `n`. Returns 1 if
  * `opt` was one of them (consuming the value), 0 if not, -1 on a bad value
  * (message in err). */
+/* Before hours of work: can a file be created at path (its folder exists
+ * and is writable)? 0, or -1 with "PATH: cannot write there: ..." in err. */
+int check_output_path(const char *path, char *err, size_t errlen);
 int parse_preprocessing(const char *opt, const char *value, Normalize *n, char *err, size_t errlen);
 
 /* One JSON object on one line: json_open, then fields, then json_close. */

@@ -1,9 +1,11 @@
 /* Sweep files (format in sweep.h): reading, checking, and expanding into
  * tasks. Every error names the file, the section and the key. */
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <iniparser/iniparser.h>
 
@@ -54,6 +56,8 @@ static int split_list(Reader *r, const char *sec, const char *key, const char *t
         if (end && !*s)
             return bad(r, sec, key, "a trailing comma in '%s'", text);
     }
+    if (*n == 0)
+        return bad(r, sec, key, "%sempty: list at least one", "");
     return 0;
 }
 
@@ -131,6 +135,10 @@ static int read_model(Reader *r, const char *name, SweepModel *m)
             return bad(r, sec, pre[k], "%s", e);
         m->has_norm = 1;
     }
+    /* Found now, not hours into the sweep when its first job runs. */
+    if (file && access(file, R_OK) != 0)
+        return errf(r->err, r->errlen, "%s: [%s] file: cannot read '%s': %s", r->path, sec, file,
+                    strerror(errno));
     return 0;
 }
 

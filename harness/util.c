@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -137,4 +138,21 @@ void json_close(Json *j)
 {
     fputs("}\n", j->f);
     fflush(j->f);
+}
+
+int check_output_path(const char *path, char *err, size_t errlen)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!*path || (slash && !slash[1]))
+        return errf(err, errlen, "%s: an output file name is needed, not a folder", path);
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK | X_OK) != 0)
+        return errf(err, errlen, "%s: cannot write there: %s: %s", path, dir, strerror(errno));
+    return 0;
 }

@@ -130,7 +130,9 @@ static int seen_add(Seen **v, int *n, int *cap, const char *name, int line)
 /* What iniparser silently accepts but a configuration must not contain: a
  * section or a key given twice (iniparser merges / overwrites), a key before
  * the first section (iniparser drops it), a section name that cannot be a
- * name (iniparser misreads names with ':'). */
+ * name (iniparser misreads names with ':'), control bytes (iniparser's lines
+ * end at a NUL, so a binary file can parse as nothing), and a file with no
+ * section at all (empty, or not an INI file). */
 static int prescan(FILE *f, const char *path, char *err, size_t errlen)
 {
     Seen *secs = NULL, *keys = NULL;
@@ -139,9 +141,18 @@ static int prescan(FILE *f, const char *path, char *err, size_t errlen)
     size_t cap = 0;
     int lineno = 0, continued = 0, rc = 0;
     char section[128] = "";
-    while (getline(&line, &cap, f) >= 0) {
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        size_t n = strlen(line);
+        size_t n = (size_t)got;
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            unsigned char c = (unsigned char)line[i];
+            if (c < 0x20 && c != '\t' && c != '\r' && c != '\n')
+                rc = errf(err, errlen, "%s: line %d: control byte 0x%02x: not a text file", path,
+                          lineno, c);
+        }
+        if (rc)
+            break;
         while (n > 0 && isspace((unsigned char)line[n - 1]))
             n--;
         line[n] = '\0';
@@ -218,6 +229,8 @@ static int prescan(FILE *f, const char *path, char *err, size_t errlen)
     }
     if (rc == 0 && ferror(f))
         rc = errf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    if (rc == 0 && n_secs == 0)
+        rc = errf(err, errlen, "%s: no [section]: empty, or not an INI file", path);
     free(line);
     free(secs);
     free(keys);

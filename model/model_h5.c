@@ -642,6 +642,10 @@ static int load_file(hid_t file, const char *path, Model *m, char *err, size_t e
 
     /* /graph */
     htri_t ex = H5Lexists(file, "graph", H5P_DEFAULT);
+    if (ex <= 0 && H5Lexists(file, "blocks", H5P_DEFAULT) > 0)
+        return errf(err, errlen, "a compiled program, not a model (nnbench simulate runs it)");
+    if (ex <= 0 && H5Lexists(file, "runs", H5P_DEFAULT) > 0)
+        return errf(err, errlen, "sweep results, not a model (nnbench report reads them)");
     if (ex <= 0)
         return errf(err, errlen, "missing /graph");
     hid_t g = H5Gopen2(file, "graph", H5P_DEFAULT);

@@ -414,7 +414,11 @@ static void test_load_errors(void **state)
     snprintf(long_line, sizeof long_line, "[crossbar]\nrows = %02000d\n", 1);
     expect_load_error("long.ini", long_line, "long.ini: line 2: input line too long", NULL);
     expect_load_error("binary.ini", "[crossbar]\nrows \001\377\n",
-                      "binary.ini: line 2: syntax error: 'rows ?" "?'", NULL);
+                      "binary.ini: line 2: control byte 0x01: not a text file", NULL);
+    expect_load_error("high.ini", "[crossbar]\nrows \377\n",
+                      "high.ini: line 2: syntax error: 'rows ?'", NULL);
+    expect_load_error("empty.ini", "", "empty.ini: no [section]", NULL);
+    expect_load_error("comments.ini", "; only a comment\n\n", "comments.ini: no [section]", NULL);
 
     char err[1024];
     Hw hw;

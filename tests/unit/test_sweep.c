@@ -36,7 +36,9 @@ static int count(const SweepTask *t, int n, TaskKind kind)
 static void test_expansion(void **state)
 {
     (void)state;
-    const char *path = write_text("a.ini", "[sweep]\n"
+    const char *onnx = write_text("x.onnx", ""); /* the sweep checks that model files exist */
+    char text[2048];
+    snprintf(text, sizeof text, "[sweep]\n"
                                            "name = a\n"
                                            "models = mlp, onx\n"
                                            "hw = tianji-ann, prime\n"
@@ -44,7 +46,7 @@ static void test_expansion(void **state)
                                            "seeds = 1, 2\n"
                                            "limit = 100\n"
                                            "[model.onx]\n"
-                                           "file = x.onnx\n"
+                                           "file = %s\n"
                                            "dataset = mnist\n"
                                            "input_scale = 1\n"
                                            "[axis.bits]\n"
@@ -53,7 +55,8 @@ static void test_expansion(void **state)
                                            "[axis.xbar]\n"
                                            "key = crossbar.rows, crossbar.cols\n"
                                            "values = 64, 128, 256\n"
-                                           "presets = tianji-ann\n");
+                                           "presets = tianji-ann\n", onnx);
+    const char *path = write_text("a.ini", text);
     Sweep s;
     SweepTask *t = NULL;
     int n = 0;
@@ -79,7 +82,7 @@ static void test_expansion(void **state)
             assert_int_equal(t[j->train].seed, j->seed);
             assert_string_equal(t[j->train].model_path, j->model_path);
         } else {
-            assert_string_equal(j->model_path, "x.onnx");
+            assert_string_equal(j->model_path, onnx);
             assert_int_equal(j->seed, -1);
         }
         found += !strcmp(j->key, "model=mlp hw=tianji-ann strategy=reform seed=2 weights.bits=8 "
@@ -142,6 +145,8 @@ static void test_bad_files(void **state)
     expect_error(HEAD "models = m\n[model.m]\nfile = x.h5\nepochs = 3\n", "[model.m] epochs:");
     expect_error(HEAD "models = m\n[model.m]\nfile = x.onnx\ninput_std = 0\n", "[model.m] input_std:");
     expect_error(HEAD "models = nosuch\n", "[model.nosuch] zoo:");
+    expect_error(HEAD "models = m\n[model.m]\nfile = no-such-model.onnx\n", "[model.m] file: cannot read 'no-such-model.onnx'");
+    expect_error(HEAD "models = \n", "[sweep] models: empty");
     expect_error(HEAD "models = mlp\n[axis.a]\nvalues = 1\n", "[axis.a] key: missing");
     expect_error(HEAD "models = mlp\n[axis.a]\nkey = weights.bits\n", "[axis.a] values: missing");
     expect_error(HEAD "models = mlp\n[axis.a]\nkey = weights.bitz\nvalues = 4\n", "[axis.a] values:");
