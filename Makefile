@@ -8,6 +8,16 @@ SAN     ?=
 OPT     ?= -O2
 VERSION := 0.1.0
 
+# FUZZ=1 builds the tree with clang's coverage for libFuzzer (make fuzz) into build-fuzz/.
+FUZZ    ?=
+ifeq ($(FUZZ),1)
+CC      := clang
+BUILD   := build-fuzz
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+           -Wno-pass-failed  # omp simd loops the instrumentation keeps from vectorising
+LDFLAGS += -fsanitize=address,undefined
+endif
+
 # Sanitizer builds live beside the normal one.
 ifeq ($(SAN),1)
 BUILD   := build-asan
@@ -54,10 +64,10 @@ LDLIBS  += $(HDF5_LIBS) $(MPI_LIBS) -lpthread -lprotobuf-c -liniparser -lcsv -L$
 DEB_PKGS := build-essential pkg-config clang libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
             libcsv-dev gnuplot-nox libcmocka-dev libiniparser-dev libopenblas-openmp-dev \
             protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata zlib1g-dev \
-            dataset-fashion-mnist
+            dataset-fashion-mnist libclang-rt-14-dev libomp-14-dev
 BENCH_PKGS := python3-torch python3-numpy
 
-.PHONY: all deps bench-deps run test unit unit-asan node-tests e2e bad-inputs clang-check bench zoo install clean
+.PHONY: all deps bench-deps run test unit unit-asan node-tests e2e bad-inputs fuzz fuzz-replay clang-check bench zoo install clean
 
 all: $(BIN)
 
@@ -109,7 +119,7 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
 
 unit-asan:
-	@$(MAKE) --no-print-directory SAN=1 unit node-tests bad-inputs
+	@$(MAKE) --no-print-directory SAN=1 unit node-tests bad-inputs fuzz-replay
 
 # Every malformed input of tests/bad_inputs/cases.txt: its status and message
 # (also under the sanitizers, through unit-asan).
@@ -123,12 +133,40 @@ $(NODE_TESTS): tests/onnx/node_tests.c $(LIB)
 node-tests: $(NODE_TESTS)
 	@./$(NODE_TESTS)
 
+# Fuzzing (issue 8): one libFuzzer target per parser (tests/fuzz/fuzz_*.c).
+# `make fuzz` builds them with clang, seeds each corpus from the project's own
+# valid files (tests/fuzz/seeds.sh) and runs each for FUZZ_SECONDS; crashes go
+# to build-fuzz/crashes/TARGET/. Inputs worth keeping live in
+# tests/fuzz/regressions/TARGET/, which `make test` replays under ASan/UBSan.
+FUZZ_TARGETS := hw sweep model_ini onnx model_h5 program_h5 idx cifar
+FUZZ_SECONDS ?= 60
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< tests/fuzz/replay.c $(LIB) $(LDLIBS) -o $@
+
+fuzz: deps
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_BINS) $(BIN)
+
+# Every kept regression input and every seed, once, through the targets.
+fuzz-replay: $(REPLAY_BINS) $(BIN)
+	@sh tests/fuzz/replay.sh $(BUILD) $(FUZZ_TARGETS)
+
 # The tree must also compile without warnings under clang.
 clang-check: $(PB_H)
 	@command -v clang >/dev/null || { echo "clang-check: clang not installed, skipped"; exit 0; }; \
-	for f in $(SRCS) $(UNIT_SRCS) tests/onnx/node_tests.c; do \
+	for f in $(SRCS) $(UNIT_SRCS) tests/onnx/node_tests.c $(wildcard tests/fuzz/*.c); do \
 	    clang $(filter-out -MMD -MP,$(CFLAGS)) -fsyntax-only $$f || exit 1; done; \
-	echo "clang-check: $(words $(SRCS) $(UNIT_SRCS) tests/onnx/node_tests.c) files clean"
+	echo "clang-check: $(words $(SRCS) $(UNIT_SRCS) tests/onnx/node_tests.c $(wildcard tests/fuzz/*.c)) files clean"
 
 e2e: $(BIN)
 	@NNBENCH=./$(BIN) sh tests/e2e/run.sh
@@ -163,7 +201,7 @@ install: all
 	cp -r configs $(DESTDIR)$(PREFIX)/share/nnbench/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
 
