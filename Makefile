@@ -171,6 +171,7 @@ clang-check: $(PB_H)
 e2e: $(BIN)
 	@NNBENCH=./$(BIN) sh tests/e2e/run.sh
 	@NNBENCH=./$(BIN) sh tests/e2e/sweep.sh
+	@NNBENCH=./$(BIN) sh tests/e2e/faults.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all

@@ -305,6 +305,12 @@ int cmd_sweep(int argc, char **argv)
         rc = EXIT_OK;
         goto done;
     }
+    if (check_output_path(s.output, err, sizeof err)) { /* every rank sees it: none starts */
+        if (rank == 0)
+            fail(EXIT_USAGE, "sweep", "%s: [sweep] output: %s", file, err);
+        rc = EXIT_USAGE;
+        goto done;
+    }
     if (rank > 0) {
         work(&s, t, rank);
         rc = EXIT_OK;

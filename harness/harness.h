@@ -121,6 +121,13 @@ int parse_double(const char *s, double lo, double hi, double *out);
 /* --input-scale / --input-mean / --input-std: applies one to `n`. Returns 1 if
  * `opt` was one of them (consuming the value), 0 if not, -1 on a bad value
  * (message in err). */
+/* Sweep model cache (harness/model_cache.c): a cached model is trusted only
+ * while its size and CRC-32 match the seal written when it was trained.
+ * check: 0 if they match, else -1 with why (no seal, other bytes, unreadable).
+ * seal: writes MODEL.h5.crc32 (through a temporary). 0 or -1 with err. */
+int model_cache_check(const char *path, char *why, size_t whylen);
+int model_cache_seal(const char *path, char *err, size_t errlen);
+
 /* Before hours of work: can a file be created at path (its folder exists
  * and is writable)? 0, or -1 with "PATH: cannot write there: ..." in err. */
 int check_output_path(const char *path, char *err, size_t errlen);

@@ -56,6 +56,32 @@ void out_abort(OutFile *o)
     unlink(o->tmp);
 }
 
+/* gnuplot exits 0 even when its writes failed (a full disk): a figure is
+ * whole only if it ends as its format ends, a PNG in its IEND chunk, an SVG
+ * in </svg>. Other files are taken as they are. */
+static int figure_whole(const char *path, const char *name)
+{
+    static const unsigned char png_end[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    size_t n = strlen(name);
+    int png = n > 4 && !strcmp(name + n - 4, ".png"), svg = n > 4 && !strcmp(name + n - 4, ".svg");
+    if (!png && !svg)
+        return 1;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char tail[64];
+    size_t got = 0;
+    if (fseek(f, -(long)sizeof tail, SEEK_END) != 0)
+        rewind(f);
+    got = fread(tail, 1, sizeof tail, f);
+    fclose(f);
+    if (png)
+        return got >= sizeof png_end && !memcmp(tail + got - sizeof png_end, png_end, sizeof png_end);
+    while (got > 0 && (tail[got - 1] == '\n' || tail[got - 1] == '\r' || tail[got - 1] == ' '))
+        got--;
+    return got >= 6 && !memcmp(tail + got - 6, "</svg>", 6);
+}
+
 int out_adopt(const char *dir, const char *from, const char *to, char *err, size_t errlen)
 {
     char src[REPORT_PATH_MAX + 64], dst[REPORT_PATH_MAX + 64];
@@ -65,6 +91,10 @@ int out_adopt(const char *dir, const char *from, const char *to, char *err, size
     if (stat(src, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
         unlink(src);
         return errf(err, errlen, "%s: gnuplot wrote no such file (or an empty one)", dst);
+    }
+    if (!figure_whole(src, to)) {
+        unlink(src);
+        return errf(err, errlen, "%s: cannot write: gnuplot's file is cut short (disk full?)", dst);
     }
     int fd = open(src, O_RDONLY); /* on disk before it takes the final name */
     int e = fd < 0 || fsync(fd) != 0 ? errno : 0;

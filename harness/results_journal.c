@@ -46,12 +46,25 @@ int journal_append(const char *results, const RunRecord *rec, int sync, char *er
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd < 0)
         return errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    off_t start = lseek(fd, 0, SEEK_END);
     ssize_t wrote = write(fd, &e, sizeof e);
-    int synced = wrote != (ssize_t)sizeof e ? -1 : sync ? fsync(fd) : 0;
     int cause = errno;
+    if (wrote >= 0 && wrote < (ssize_t)sizeof e) { /* a short write: the rest says why */
+        ssize_t more = write(fd, (const char *)&e + wrote, sizeof e - (size_t)wrote);
+        cause = more < 0 ? errno : ENOSPC;
+    }
+    if (wrote != (ssize_t)sizeof e) {
+        /* A torn record would shift every record appended after it; cut it off. */
+        if (start >= 0 && ftruncate(fd, start) != 0)
+            cause = errno;
+        close(fd);
+        return errf(err, errlen, "%s: cannot append a finished job: %s", path, strerror(cause));
+    }
+    int synced = sync ? fsync(fd) : 0;
+    cause = errno;
     close(fd);
-    if (wrote != (ssize_t)sizeof e || synced)
-        return errf(err, errlen, "%s: cannot append a finished job: %s", path, strerror(wrote < 0 || synced ? cause : ENOSPC));
+    if (synced)
+        return errf(err, errlen, "%s: cannot append a finished job: %s", path, strerror(cause));
     return 0;
 }
 

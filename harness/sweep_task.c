@@ -32,14 +32,23 @@ static int make_parent(const char *file, char *err, size_t errlen)
     return 0;
 }
 
-/* A cached model is used when it loads; anything else is trained again. */
+/* A cached model is used when its bytes match its seal and it loads;
+ * anything else is trained again (and said so, when a file was there). */
 static int run_training(const Sweep *s, const SweepTask *t, char *err, size_t errlen)
 {
     Model m;
     char e[1024];
-    if (!model_load(t->model_path, &m, e, sizeof e)) {
-        model_free(&m);
-        return 0;
+    if (!model_cache_check(t->model_path, e, sizeof e)) {
+        if (!model_load(t->model_path, &m, e, sizeof e)) {
+            model_free(&m);
+            return 0;
+        }
+    }
+    FILE *there = fopen(t->model_path, "rb");
+    if (there) {
+        fclose(there);
+        fprintf(stderr, "nnbench sweep: cached model %s not used (%s); training it again\n", t->model_path, e);
+        remove(t->model_path);
     }
     if (make_parent(t->model_path, err, errlen))
         return -1;
@@ -52,7 +61,9 @@ static int run_training(const Sweep *s, const SweepTask *t, char *err, size_t er
     omp_set_num_threads(1);
     int rc = train_job(&job, &o, err, errlen);
     omp_set_num_threads(threads);
-    return rc ? -1 : 0;
+    if (rc)
+        return -1;
+    return model_cache_seal(t->model_path, err, errlen) ? -1 : 0;
 }
 
 static void fill_hw(RunRecord *rec, const Hw *hw)

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -401,6 +403,67 @@ static void test_failed_save_leaves_nothing(void **state)
     results_free(&r);
 }
 
+/* A full disk (here: RLIMIT_FSIZE, as `ulimit -f`): the journal append that
+ * does not fit fails with the cause and leaves no torn record, so records
+ * appended once there is room again still replay; a results save that does
+ * not fit leaves the old file byte for byte and no temporary. */
+static void test_full_disk(void **state)
+{
+    (void)state;
+    Results r;
+    make_results(&r, 3, 1);
+    const char *path = tmp_path("full.h5");
+    char err[1024], jpath[700];
+    snprintf(jpath, sizeof jpath, "%s.journal", path);
+    assert_int_equal(journal_append(path, &r.runs[0], 0, err, sizeof err), 0);
+    struct stat st;
+    assert_int_equal(stat(jpath, &st), 0);
+    off_t one = st.st_size;
+    save_ok(&r, path);
+    size_t n0, n1;
+    unsigned char *before = read_all(path, &n0);
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = (rlim_t)(one + one / 2); /* room for half a record more */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int append_rc = journal_append(path, &r.runs[1], 0, err, sizeof err);
+    char append_err[1024];
+    snprintf(append_err, sizeof append_err, "%s", err);
+    lim.rlim_cur = (rlim_t)n0 / 2; /* half the results file */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int save_rc = results_save(&r, path, err, sizeof err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+
+    assert_int_equal(append_rc, -1);
+    assert_has(append_err, "full.h5.journal: cannot append a finished job: File too large");
+    assert_int_equal(stat(jpath, &st), 0);
+    assert_int_equal(st.st_size, one); /* no torn record */
+    assert_int_equal(save_rc, -1);
+    assert_has(err, "full.h5");
+    unsigned char *after = read_all(path, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    assert_int_equal(entries_with(".tmp."), 0);
+
+    /* With room again the journal goes on, and both records replay. */
+    assert_int_equal(journal_append(path, &r.runs[2], 0, err, sizeof err), 0);
+    Results back;
+    results_init(&back);
+    back.n_axes = 1;
+    snprintf(back.axis_key[0], sizeof back.axis_key[0], "%s", axis_names[0]);
+    assert_int_equal(journal_replay(path, &back, err, sizeof err), 2);
+    assert_true(results_find(&back, r.runs[0].job) >= 0);
+    assert_true(results_find(&back, r.runs[2].job) >= 0);
+    results_free(&back);
+    free(before);
+    free(after);
+    results_free(&r);
+}
+
 static void test_missing_garbage_truncated(void **state)
 {
     (void)state;
@@ -534,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_save_replaces),
         cmocka_unit_test(test_bad_axes_refused),
         cmocka_unit_test(test_failed_save_leaves_nothing),
+        cmocka_unit_test(test_full_disk),
         cmocka_unit_test(test_missing_garbage_truncated),
         cmocka_unit_test(test_no_runs),
         cmocka_unit_test(test_tampered_files),
