@@ -64,10 +64,10 @@ LDLIBS  += $(HDF5_LIBS) $(MPI_LIBS) -lpthread -lprotobuf-c -liniparser -lcsv -L$
 DEB_PKGS := build-essential pkg-config clang libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools \
             libcsv-dev gnuplot-nox libcmocka-dev libiniparser-dev libopenblas-openmp-dev \
             protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata zlib1g-dev \
-            dataset-fashion-mnist libclang-rt-14-dev libomp-14-dev
+            dataset-fashion-mnist libclang-rt-14-dev libomp-14-dev valgrind
 BENCH_PKGS := python3-torch python3-numpy
 
-.PHONY: all deps bench-deps run test unit unit-asan node-tests e2e bad-inputs fuzz fuzz-replay clang-check bench zoo install clean
+.PHONY: all deps bench-deps run test unit unit-asan node-tests e2e bad-inputs memcheck fuzz fuzz-replay clang-check bench zoo install clean
 
 all: $(BIN)
 
@@ -161,6 +161,16 @@ fuzz-build: $(FUZZ_BINS) $(BIN)
 fuzz-replay: $(REPLAY_BINS) $(BIN)
 	@sh tests/fuzz/replay.sh $(BUILD) $(FUZZ_TARGETS)
 
+# valgrind on an end-to-end compile + simulate of lenet5 (issue 8): no error,
+# no definite leak. Small calibration and test sets keep it under a minute.
+VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
+memcheck: $(BIN)
+	@d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	$(VALGRIND) ./$(BIN) compile models/lenet5.h5 --hw tianji-ann --strategy naive --dataset mnist \
+	    --limit 50 --set tune.calib=64 -o $$d/lenet5.h5 >/dev/null && \
+	$(VALGRIND) ./$(BIN) simulate $$d/lenet5.h5 --dataset mnist --limit 100 >/dev/null && \
+	echo "memcheck: valgrind clean on compile + simulate of lenet5"
+
 # The tree must also compile without warnings under clang.
 clang-check: $(PB_H)
 	@command -v clang >/dev/null || { echo "clang-check: clang not installed, skipped"; exit 0; }; \
@@ -179,6 +189,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory node-tests
+	@$(MAKE) --no-print-directory memcheck
 	@$(MAKE) --no-print-directory e2e
 
 bench: bench-deps
