@@ -5,8 +5,6 @@
 # already there intact), and a corrupted cached model (caught by its seal,
 # trained again, never used). Usage: NNBENCH=build/nnbench sh tests/e2e/faults.sh
 . "$(dirname "$0")/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 
 # sweep_file NAME CACHE [VALUES]: mlp (1 epoch) on tianji-ann, naive, one job
 # per weight-bits value.

@@ -5,10 +5,6 @@
 # bad sweep files. Usage: NNBENCH=build/nnbench sh tests/e2e/sweep.sh
 . "$(dirname "$0")/lib.sh"
 
-# Open MPI refuses root unless told; CI runs as root.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# Quiet about missing network fabrics in containers.
-export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 
 # sweep_file NAME EXTRA: a small sweep (mlp trained 1 epoch) writing into $TMP.
 sweep_file() {
