@@ -34,6 +34,31 @@ expect() {
     fi
 }
 
+# tiny_sweep NAME CACHE STRATEGIES BITS [MORE_MODELS]: $TMP/NAME.ini, a small
+# sweep of mlp trained 1 epoch (model "tiny") on tianji-ann, one job per
+# strategy and weights.bits value, writing into $TMP.
+tiny_sweep() {
+    cat >"$TMP/$1.ini" <<EOF
+[sweep]
+name       = $1
+output     = $TMP/$1.h5
+report     = $TMP/$1
+cache      = $TMP/$2
+models     = tiny${5:-}
+hw         = tianji-ann
+strategies = $3
+limit      = 300
+
+[model.tiny]
+zoo    = mlp
+epochs = 1
+
+[axis.weight-bits]
+key    = weights.bits
+values = $4
+EOF
+}
+
 # json_field FILE KEY: the value of KEY in a one-line JSON object.
 json_field() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" "$1"; }
 

@@ -6,28 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 
-# sweep_file NAME EXTRA: a small sweep (mlp trained 1 epoch) writing into $TMP.
-sweep_file() {
-    cat >"$TMP/$1.ini" <<EOF
-[sweep]
-name       = $1
-output     = $TMP/$1.h5
-report     = $TMP/$1
-cache      = $TMP/cache-$1
-models     = tiny$2
-hw         = tianji-ann
-strategies = naive, reform
-limit      = 300
-
-[model.tiny]
-zoo    = mlp
-epochs = 1
-
-[axis.weight-bits]
-key    = weights.bits
-values = 3, 4, 6, 8
-EOF
-}
+# sweep_file NAME EXTRA: both strategies over four weight widths, EXTRA models.
+sweep_file() { tiny_sweep "$1" "cache-$1" "naive, reform" "3, 4, 6, 8" "$2"; }
 
 # metrics CSV: the deterministic columns of runs.csv (ok rows: no commas in
 # their quoted fields), sorted by job.
