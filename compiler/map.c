@@ -220,22 +220,13 @@ static int fits(const Packer *pk, int j)
     return pk->rows + new_rows(pk, j) <= pk->R && pk->cols + pk->p->blocks[pk->p->ops[j].block].cols <= pk->C;
 }
 
-#include <stdio.h>
-static int variant = -1;
+/* Is candidate j better than b? (top of the file) */
 static int better(const Packer *pk, int j, int b)
 {
-    if (variant < 0) { const char *e = getenv("MAPV"); variant = e ? atoi(e) : 0; }
-    long long oj = pk->overlap[j], ob = pk->overlap[b];
-    int nj = new_rows(pk, j), nb = new_rows(pk, b);
-    switch (variant) {
-    case 1: if (nj != nb) return nj < nb; if (oj != ob) return oj > ob; break;
-    case 2: if ((nj == 0) != (nb == 0)) return nj == 0; if (oj != ob) return oj > ob; if (nj != nb) return nj < nb; break;
-    case 3: { long long sj = oj * (nb + 1), sb = ob * (nj + 1); if (sj != sb) return sj > sb; } break;
-    case 4: if (oj - nj != ob - nb) return oj - nj > ob - nb; break;
-    case 5: { int cj = pk->p->blocks[pk->p->ops[j].block].cols, cb = pk->p->blocks[pk->p->ops[b].block].cols;
-              long long sj = oj * cb, sb = ob * cj; if (sj != sb) return sj > sb; if (nj != nb) return nj < nb; } break;
-    default: if (oj != ob) return oj > ob; if (nj != nb) return nj < nb; break;
-    }
+    if (pk->overlap[j] != pk->overlap[b])
+        return pk->overlap[j] > pk->overlap[b];
+    if (new_rows(pk, j) != new_rows(pk, b))
+        return new_rows(pk, j) < new_rows(pk, b);
     return pk->rank[j] < pk->rank[b];
 }
 

@@ -65,7 +65,8 @@
 #define MAX_SHAPES 6      /* box shapes tried per class (the most common ones) */
 #define GUESSES 4         /* grid widths voted on per class */
 #define EXACT_READERS 12  /* keys read by at most this many ops get an exact s */
-#define EXACT_NODES 500  /* ... unless the search takes longer */
+#define EXACT_NODES 500   /* ... unless the search takes longer */
+#define EXACT_WORK 100000000LL /* rows added by all searches together (time) */
 
 /* min |A + [0,h)×[0,w)| over sets A of n points of Z² ((a) above). */
 static long long iso(long long n, long long h, long long w)
@@ -407,18 +408,20 @@ typedef struct {
     int32_t *count;   /* per key: chosen readers reading it */
     int rows, cols, best;
     long nodes;
+    long long *work;  /* rows added by every search so far */
 } Together;
 
 static void together(Together *t, int from, int size)
 {
     t->best = size > t->best ? size : t->best;
-    for (int j = from; j < t->n && t->nodes <= EXACT_NODES; j++) {
+    for (int j = from; j < t->n && t->nodes <= EXACT_NODES && *t->work <= EXACT_WORK; j++) {
         if (size + (t->n - j) <= t->best)
             return;
         int k = t->rd[j], kc = t->p->blocks[t->p->ops[k].block].cols, added = 0;
         t->nodes++;
         if (t->cols + kc > t->C)
             continue;
+        *t->work += t->r->start[k + 1] - t->r->start[k];
         for (int64_t u = t->r->start[k]; u < t->r->start[k + 1]; u++)
             added += t->count[t->r->key[u]]++ == 0;
         if (t->rows + added <= t->R) {
@@ -434,11 +437,11 @@ static void together(Together *t, int from, int size)
 /* The largest set of the readers rd[0..n) whose keys fit R rows and whose
  * columns fit C, or 0 when the search grew too long to finish. */
 static int most_together(const Program *p, const OpRows *r, const int32_t *rd, int n, int R, int C,
-                         int32_t *count)
+                         int32_t *count, long long *work)
 {
-    Together t = {p, r, rd, n, R, C, count, 0, 0, 0, 0};
+    Together t = {p, r, rd, n, R, C, count, 0, 0, 0, 0, work};
     together(&t, 0, 0);
-    return t.nodes > EXACT_NODES ? 0 : t.best;
+    return t.nodes > EXACT_NODES || *work > EXACT_WORK ? 0 : t.best;
 }
 
 long long map_lower_bound(const Program *p, const OpRows *r, int R, int C)
@@ -473,7 +476,7 @@ long long map_lower_bound(const Program *p, const OpRows *r, int R, int C)
         coords_free(&c);
         return -1;
     }
-    long long s = 1;
+    long long s = 1, work = 0;
     for (int32_t q = 0; q < r->n_keys; q++) {
         long long readers = r->rstart[q + 1] - r->rstart[q];
         if (!readers)
@@ -485,7 +488,7 @@ long long map_lower_bound(const Program *p, const OpRows *r, int R, int C)
             s = C / (fewest[q] > 0 ? fewest[q] : 1);
             s = s < readers ? s : readers;
             if (s > 1 && readers <= EXACT_READERS) {
-                int most = most_together(p, r, rd, (int)readers, R, C, count);
+                int most = most_together(p, r, rd, (int)readers, R, C, count, &work);
                 s = most > 0 && most < s ? most : s;
             }
             s = s > 0 ? s : 1;
