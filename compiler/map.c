@@ -1,36 +1,35 @@
 /* Mapping (DESIGN.md §2 step 4): core ops onto physical cores, cores onto
  * the chip's mesh.
  *
- * Packing visits the ops of each original node in order of the first
- * neuron they read (for a convolution: raster order of its windows; for a
- * max-pooling tree: each window's levels together) and keeps a few cores
- * open. An op goes to the open core where its columns fit and that already
- * holds most of its inputs (a core's rows are shared by all its ops, so
- * neighbouring convolution positions, whose windows overlap, cost few extra
- * rows; a tree level reads what the level before it fed back); ties go to
- * the fullest core. With OPEN_CORES at least a row of positions, windows
- * end up in 2-D tiles rather than strips. When nothing fits, a new core
- * opens and the least recently used one closes.
+ * Packing fills one core at a time. It opens a core with the first op not
+ * yet placed, in the order of the first neuron each op reads (node by node;
+ * a convolution's windows in raster order; a tree level or a split piece
+ * right after the op that feeds it), then keeps adding, among the ops that
+ * read some row the core already has and still fit (rows: distinct
+ * (neuron, axon type) keys, map_rows.h; columns), the one whose inputs the
+ * core's ops read most often (Σ over its held keys of the core's readers of
+ * each), then the one adding fewest rows, then the earliest. Counting
+ * multiplicity, not just shared rows, grows compact 2-D tiles of
+ * convolution positions (a 2×3 tile of 5×5 windows reads 42 pixels of
+ * each channel where a strip of the same size reads 50), and pulls a
+ * tree's levels and a split's merge onto the core that holds what they
+ * read. When no reader fits, a later op with no shared row may fill the
+ * leftover (the next few in order); then the core closes. A core's
+ * "rows + new rows of an op" never falls as the core fills, so an op that
+ * did not fit once is dropped from its candidates.
  *
  * Placement lays cores along a serpentine path of the mesh, so consecutive
  * cores (neighbouring layers and positions, which talk most) are adjacent;
  * further chips continue the path to the right. Traffic is the number of
  * (value, receiving core) pairs per image times their Manhattan hops.
  *
- * Lower bound on cores (holds for any mapping of this program). Every
- * neuron needs a column: cores ≥ Σ cols / C. And rows: let F_i be the ops
- * reading neuron i and s_i = min(|F_i|, ⌊C / min_{k∈F_i} cols_k⌋), the most
- * of them one core can hold by columns. Give op k the row share
- * ρ_k = Σ_{i∈in_k} 1/s_i. On any core S each neuron it reads is counted by
- * at most s_i of its ops, so Σ_{k∈S} ρ_k ≤ |rows of S| ≤ R, and
- * cores ≥ Σ ρ_k / R. The bound is the larger of the two. */
+ * The lower bound on cores is in map_bound.c. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler.h"
-
-#define OPEN_CORES 64 /* one bit each in a neuron's mask */
+#include "map_rows.h"
 
 void mapping_free(Mapping *m)
 {
@@ -123,159 +122,207 @@ static int *packing_order(const Program *p)
     return order;
 }
 
-/* An open core: a slot whose bit marks the neurons it has rows for. */
-typedef struct {
-    int core;          /* -1: free slot */
-    int rows, cols;
-    long last_use;
-    int32_t *held;     /* the neurons on its rows */
-} Slot;
+#define FILL_LOOKAHEAD 64 /* ops without a shared row tried to fill a core */
+#define HUB_READERS 32   /* overlap counts a key read more widely once (cost) */
+#define NEAR_READERS 64 /* ... and only its readers this near in the program become candidates */
 
 typedef struct {
-    Slot slot[OPEN_CORES];
-    uint64_t *mask;    /* per neuron: the slots holding it */
-    int shared[OPEN_CORES];
+    const Program *p;
+    OpRows *r;         /* its reader lists are consumed */
+    int R, C;
+    int *core_of_op;   /* -1: not placed yet */
     int n_cores;
+    int rows, cols;    /* of the core being filled (n_cores − 1) */
+    int32_t *held;     /* per key: core + 1 when that core has the row */
+    int32_t *mult;     /* per held key: the core's ops reading it */
+    int32_t *live;     /* per key: its readers not packed yet, at the head of its list */
+    int32_t *cand_of;  /* per op: core + 1 once it became that core's candidate */
+    int32_t *shared;   /* per candidate: its keys the core holds */
+    int64_t *overlap;  /* per candidate: Σ over those keys of mult */
+    int32_t *cand;
+    int n_cand;
+    int *rank;         /* per op: its place in the packing order */
+    int *nxt;          /* per place: the next place not packed (path halving) */
 } Packer;
 
-static void close_slot(Packer *pk, int s)
+static int next_free(int *nxt, int q)
 {
-    Slot *sl = &pk->slot[s];
-    for (int i = 0; i < sl->rows; i++)
-        pk->mask[sl->held[i]] &= ~(UINT64_C(1) << s);
-    sl->core = -1;
-    sl->rows = sl->cols = 0;
+    while (nxt[q] != q) {
+        nxt[q] = nxt[nxt[q]];
+        q = nxt[q];
+    }
+    return q;
 }
 
-/* The slot for op (rows in[0..r), c columns): fits and shares most rows. */
-static int choose_slot(Packer *pk, const int32_t *in, int r, int c, int R, int C, long now)
+static void add_op(Packer *pk, int k)
 {
-    memset(pk->shared, 0, sizeof pk->shared);
-    int distinct = 0; /* inputs, duplicates and constants aside */
-    for (int i = 0; i < r; i++) {
-        if (in[i] == PROGRAM_ZERO)
+    OpRows *r = pk->r;
+    int32_t tag = pk->n_cores;
+    for (int64_t t = r->start[k]; t < r->start[k + 1]; t++) {
+        int32_t q = r->key[t];
+        int fresh = pk->held[q] != tag;
+        if (fresh) {
+            pk->held[q] = tag;
+            pk->mult[q] = 0;
+            pk->rows++;
+        }
+        pk->mult[q]++;
+        int32_t *rd = r->reader + r->rstart[q], kept = 0, lo = 0, hi = pk->live[q];
+        int hub = pk->live[q] > HUB_READERS;
+        if (hub && !fresh)
+            continue; /* its readers' overlap counts this key once */
+        if (hub) { /* only the readers nearest k in the program (binary search) */
+            int32_t a = 0, b = hi;
+            while (a < b) {
+                int32_t mid = a + (b - a) / 2;
+                if (rd[mid] < k)
+                    a = mid + 1;
+                else
+                    b = mid;
+            }
+            lo = a > NEAR_READERS ? a - NEAR_READERS : 0;
+            hi = a + NEAR_READERS < hi ? a + NEAR_READERS : hi;
+        }
+        /* Packed readers leave the list as it is walked (it keeps its order). */
+        for (int32_t u = lo; u < hi; u++) {
+            int32_t j = rd[u];
+            if (pk->core_of_op[j] >= 0)
+                continue;
+            if (!hub)
+                rd[kept++] = j;
+            if (j == k)
+                continue;
+            if (pk->cand_of[j] != tag) {
+                pk->cand_of[j] = tag;
+                pk->shared[j] = 0;
+                pk->overlap[j] = 0;
+                pk->cand[pk->n_cand++] = j;
+            }
+            pk->shared[j] += fresh;
+            pk->overlap[j]++;
+        }
+        if (!hub)
+            pk->live[q] = kept;
+    }
+    pk->cols += pk->p->blocks[pk->p->ops[k].block].cols;
+    pk->core_of_op[k] = pk->n_cores - 1;
+    pk->nxt[pk->rank[k]] = pk->rank[k] + 1;
+}
+
+/* The new rows op j would add to the current core. */
+static int new_rows(const Packer *pk, int j)
+{
+    return op_row_count(pk->r, j) - (pk->cand_of[j] == pk->n_cores ? pk->shared[j] : 0);
+}
+
+static int fits(const Packer *pk, int j)
+{
+    return pk->rows + new_rows(pk, j) <= pk->R && pk->cols + pk->p->blocks[pk->p->ops[j].block].cols <= pk->C;
+}
+
+/* Is candidate j better than b? (top of the file) */
+static int better(const Packer *pk, int j, int b)
+{
+    if (pk->overlap[j] != pk->overlap[b])
+        return pk->overlap[j] > pk->overlap[b];
+    if (new_rows(pk, j) != new_rows(pk, b))
+        return new_rows(pk, j) < new_rows(pk, b);
+    return pk->rank[j] < pk->rank[b];
+}
+
+/* The best candidate that fits (top of the file), or -1; drops the rest. */
+static int pick_candidate(Packer *pk)
+{
+    int best = -1, kept = 0;
+    for (int i = 0; i < pk->n_cand; i++) {
+        int j = pk->cand[i];
+        if (pk->core_of_op[j] >= 0 || !fits(pk, j))
             continue;
-        distinct++;
-        for (uint64_t m = pk->mask[in[i]]; m; m &= m - 1)
-            pk->shared[__builtin_ctzll(m)]++;
+        pk->cand[kept++] = j;
+        if (best < 0 || better(pk, j, best))
+            best = j;
     }
-    int best = -1;
-    for (int s = 0; s < OPEN_CORES; s++) {
-        const Slot *sl = &pk->slot[s];
-        if (sl->core < 0 || sl->cols + c > C || sl->rows + distinct - pk->shared[s] > R)
-            continue;
-        if (best < 0 || pk->shared[s] > pk->shared[best] ||
-            (pk->shared[s] == pk->shared[best] && sl->cols > pk->slot[best].cols))
-            best = s;
-    }
-    if (best >= 0)
-        return best;
-    /* A new core in a free slot, or in place of the least recently used. */
-    for (int s = 0; s < OPEN_CORES && best < 0; s++)
-        if (pk->slot[s].core < 0)
-            best = s;
-    if (best < 0) {
-        best = 0;
-        for (int s = 1; s < OPEN_CORES; s++)
-            if (pk->slot[s].last_use < pk->slot[best].last_use)
-                best = s;
-    }
-    if (pk->slot[best].core >= 0)
-        close_slot(pk, best);
-    pk->slot[best].core = pk->n_cores++;
-    pk->slot[best].last_use = now;
-    pk->shared[best] = 0;
+    pk->n_cand = kept;
     return best;
 }
 
-static void put_op(Packer *pk, int s, const int32_t *in, int r, int c, long now)
+/* The first of the next few unpacked ops in order that fits, or -1. */
+static int pick_filler(Packer *pk, const int *order, int n)
 {
-    Slot *sl = &pk->slot[s];
-    uint64_t bit = UINT64_C(1) << s;
-    for (int i = 0; i < r; i++)
-        if (in[i] != PROGRAM_ZERO && !(pk->mask[in[i]] & bit)) {
-            pk->mask[in[i]] |= bit;
-            sl->held[sl->rows++] = in[i];
-        }
-    sl->cols += c;
-    sl->last_use = now;
+    int q = next_free(pk->nxt, 0);
+    for (int tried = 0; q < n && tried < FILL_LOOKAHEAD; tried++, q = next_free(pk->nxt, q + 1))
+        if (fits(pk, order[q]))
+            return order[q];
+    return -1;
 }
 
-static int pack(const Program *p, const int *order, int R, int C, int *core_of_op)
+static void packer_free(Packer *pk)
 {
-    Packer pk;
-    memset(&pk, 0, sizeof pk);
-    int rc = 0;
-    pk.mask = calloc((size_t)(p->n_neurons ? p->n_neurons : 1), sizeof *pk.mask);
-    rc = pk.mask ? 0 : -1;
-    for (int s = 0; s < OPEN_CORES; s++) {
-        pk.slot[s].core = -1;
-        pk.slot[s].held = malloc(sizeof *pk.slot[s].held * (size_t)R);
-        if (!pk.slot[s].held)
-            rc = -1;
-    }
-    for (int q = 0; q < p->n_ops && !rc; q++) {
-        int k = order[q];
-        const CoreOp *op = &p->ops[k];
-        const CoreBlock *b = &p->blocks[op->block];
-        int s = choose_slot(&pk, op->in, b->rows, b->cols, R, C, q);
-        put_op(&pk, s, op->in, b->rows, b->cols, q);
-        core_of_op[k] = pk.slot[s].core;
-    }
-    for (int s = 0; s < OPEN_CORES; s++)
-        free(pk.slot[s].held);
-    free(pk.mask);
-    return rc ? -1 : pk.n_cores;
+    free(pk->held);
+    free(pk->mult);
+    free(pk->live);
+    free(pk->cand_of);
+    free(pk->shared);
+    free(pk->overlap);
+    free(pk->cand);
+    free(pk->rank);
+    free(pk->nxt);
 }
 
-/* The larger of the column and row bounds (top of the file); -1 on OOM. */
-static long long cores_lower_bound(const Program *p, int R, int C)
+/* Packs every op (top of the file); the number of cores, or -1 on OOM.
+ * Reorders r's reader lists. */
+static int pack(const Program *p, OpRows *r, const int *order, int R, int C, int *core_of_op)
 {
-    size_t n = (size_t)(p->n_neurons ? p->n_neurons : 1);
-    int *readers = calloc(n, sizeof *readers), *min_cols = malloc(sizeof *min_cols * n);
-    if (!readers || !min_cols) {
-        free(readers);
-        free(min_cols);
+    Packer pk = {.p = p, .r = r, .R = R, .C = C, .core_of_op = core_of_op};
+    size_t nk = (size_t)(r->n_keys ? r->n_keys : 1), no = (size_t)(p->n_ops ? p->n_ops : 1);
+    pk.held = calloc(nk, sizeof *pk.held);
+    pk.mult = malloc(sizeof *pk.mult * nk);
+    pk.live = malloc(sizeof *pk.live * nk);
+    pk.cand_of = calloc(no, sizeof *pk.cand_of);
+    pk.shared = malloc(sizeof *pk.shared * no);
+    pk.overlap = malloc(sizeof *pk.overlap * no);
+    pk.cand = malloc(sizeof *pk.cand * no);
+    pk.rank = malloc(sizeof *pk.rank * no);
+    pk.nxt = calloc(no + 1, sizeof *pk.nxt);
+    if (!pk.held || !pk.mult || !pk.live || !pk.cand_of || !pk.shared || !pk.overlap || !pk.cand || !pk.rank || !pk.nxt) {
+        packer_free(&pk);
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
-        min_cols[i] = C;
-    double cols = 0, rows = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (int k = 0; k < p->n_ops; k++) {
-            const CoreOp *op = &p->ops[k];
-            const CoreBlock *b = &p->blocks[op->block];
-            if (pass == 1)
-                cols += b->cols;
-            for (int i = 0; i < b->rows; i++) {
-                int32_t v = op->in[i];
-                if (v == PROGRAM_ZERO)
-                    continue;
-                if (pass == 0) {
-                    readers[v]++;
-                    min_cols[v] = b->cols < min_cols[v] ? b->cols : min_cols[v];
-                } else {
-                    int s = C / min_cols[v] < readers[v] ? C / min_cols[v] : readers[v];
-                    rows += 1.0 / (s > 0 ? s : 1);
-                }
-            }
+    for (int q = 0; q < p->n_ops; q++) {
+        pk.rank[order[q]] = q;
+        core_of_op[q] = -1;
+    }
+    for (int q = 0; q <= p->n_ops; q++)
+        pk.nxt[q] = q;
+    for (int32_t q = 0; q < r->n_keys; q++)
+        pk.live[q] = (int32_t)(r->rstart[q + 1] - r->rstart[q]);
+    for (int q = next_free(pk.nxt, 0); q < p->n_ops; q = next_free(pk.nxt, q)) {
+        pk.n_cores++; /* a new core, seeded by the first op not packed */
+        pk.rows = pk.cols = 0;
+        pk.n_cand = 0;
+        for (int k = order[q]; k >= 0;) {
+            add_op(&pk, k);
+            k = pick_candidate(&pk);
+            if (k < 0)
+                k = pick_filler(&pk, order, p->n_ops);
         }
-    free(readers);
-    free(min_cols);
-    /* Rounded down first by a hair: the sums of 1/s_i carry rounding error. */
-    double bound = cols / C > rows / R ? cols / C : rows / R;
-    long long whole = (long long)(bound - 1e-9);
-    return whole + (bound - 1e-9 > (double)whole);
+    }
+    packer_free(&pk);
+    return pk.n_cores;
 }
 
 int map_program(const Program *p, const Hw *hw, Mapping *m, char *err, size_t errlen)
 {
     memset(m, 0, sizeof *m);
     const int R = hw->crossbar.rows, C = hw->crossbar.cols;
+    OpRows rows;
+    int have_rows = op_rows_build(p, &rows) == 0;
     int *order = packing_order(p);
     m->core_of_op = malloc(sizeof *m->core_of_op * (size_t)(p->n_ops ? p->n_ops : 1));
-    m->n_cores = order && m->core_of_op ? pack(p, order, R, C, m->core_of_op) : -1;
-    m->lower_bound = m->n_cores < 0 ? -1 : cores_lower_bound(p, R, C);
+    m->lower_bound = have_rows ? map_lower_bound(p, &rows, R, C) : -1; /* before pack() consumes rows */
+    m->n_cores = m->lower_bound >= 0 && order && m->core_of_op ? pack(p, &rows, order, R, C, m->core_of_op) : -1;
+    if (have_rows)
+        op_rows_free(&rows);
     if (m->n_cores < 0 || m->lower_bound < 0) {
         free(order);
         mapping_free(m);

@@ -34,6 +34,7 @@ void program_free(Program *p)
         free(p->blocks[i].bias);
         free(p->blocks[i].wf);
         free(p->blocks[i].bf);
+        free(p->blocks[i].axon_type);
     }
     for (int i = 0; i < p->n_ops; i++)
         free(p->ops[i].in);

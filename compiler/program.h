@@ -37,6 +37,10 @@ typedef struct {
      * (simulators/pim.c); 0 = not set, the chip derives it from
      * pim.adc_range. Calibration sets it; other chips ignore it. */
     int64_t adc_full;
+    /* weights.encoding = axon_types (TrueNorth): each row's axon type,
+     * 0 .. k−1 ([rows]); NULL = every row has type 0. W[j][i] then
+     * depends only on (j, axon_type[i]): one weight per neuron and type. */
+    uint8_t *axon_type;
     /* A float program (the `reform` strategy: core ops before any
      * quantisation) has these instead, and an unbounded ReLU. */
     float *wf, *bf;
