@@ -53,6 +53,7 @@ typedef struct {
     int64_t *v;          /* [core neurons]: potentials between chunks (T > 16), else NULL */
     int32_t *v_32, *drive_32, *sum_32; /* [max_cols]: a layer's potentials and its gain at every */
     int64_t *v_64, *drive_64, *sum_64; /* step; sum [SNN_CHUNK][max_cols]: per step, 0 between layers */
+    uint16_t *layer_train; /* [max_cols]: a layer's trains, before they go to their neurons */
     int32_t *act_row;    /* [max_rows]: the op's rows that spiked in the chunk ... */
     uint16_t *act_train; /* ... and their trains */
     uint64_t *keys;      /* [n_inputs]: the pixels' poisson streams */
@@ -68,6 +69,7 @@ static void state_free(SnnState *st)
     free(st->v_64);
     free(st->drive_64);
     free(st->sum_64);
+    free(st->layer_train);
     free(st->act_row);
     free(st->act_train);
     free(st->keys);
@@ -77,7 +79,7 @@ static int state_make(const SnnPlan *pl, SnnState *st)
 {
     const Program *p = pl->p;
     size_t cores = (size_t)(p->n_neurons - p->n_inputs), pixels = (size_t)p->n_inputs;
-    size_t cols = (size_t)pl->max_cols, sums = SNN_CHUNK * cols;
+    size_t cols = (size_t)(pl->max_cols + SNN_PAD - 1) / SNN_PAD * SNN_PAD, sums = SNN_CHUNK * cols;
     memset(st, 0, sizeof *st);
     int failed = !(st->trains = calloc((size_t)p->n_neurons + 1, sizeof *st->trains));
     if (pl->T > SNN_CHUNK)
@@ -89,7 +91,8 @@ static int state_make(const SnnPlan *pl, SnnState *st)
         failed |= !(st->v_64 = malloc(sizeof *st->v_64 * cols)) ||
                   !(st->drive_64 = malloc(sizeof *st->drive_64 * cols)) ||
                   !(st->sum_64 = calloc(sums, sizeof *st->sum_64));
-    failed |= !(st->act_row = malloc(sizeof *st->act_row * (size_t)pl->max_rows)) ||
+    failed |= !(st->layer_train = malloc(sizeof *st->layer_train * cols)) ||
+              !(st->act_row = malloc(sizeof *st->act_row * (size_t)pl->max_rows)) ||
               !(st->act_train = malloc(sizeof *st->act_train * (size_t)pl->max_rows)) ||
               !(st->keys = malloc(sizeof *st->keys * (pixels ? pixels : 1)));
     if (failed)

@@ -15,6 +15,8 @@ void snn_plan_free(SnnPlan *pl)
     free(pl->theta);
     free(pl->leak);
     free(pl->layers);
+    free(pl->order);
+    free(pl->op_col);
     free(pl->outs);
     memset(pl, 0, sizeof *pl);
 }
@@ -120,39 +122,124 @@ static int fits_int32(const SnnPlan *pl, int k)
     return 1;
 }
 
-/* Whether op k can join layer l: the same kind of neuron, reading nothing
- * of the layer, and the layer stays narrow enough. */
-static int joins(const SnnPlan *pl, const SnnLayer *l, int k)
+/* The op holding core neuron n: ops number their neurons in order (wiring_ok). */
+static int op_of(const Program *p, int32_t n)
 {
-    const Program *p = pl->p;
-    const CoreOp *op = &p->ops[k];
-    const CoreBlock *b = &p->blocks[op->block];
-    if ((b->act == CORE_LINEAR) != l->linear || pl->theta[op->block] != l->theta ||
-        pl->leak[op->block] != l->leak || l->cols + b->cols > SNN_LAYER_COLS)
-        return 0;
-    for (int i = 0; i < b->rows; i++)
-        if (op->in[i] >= l->out)
-            return 0;
-    return 1;
+    int lo = 0, hi = p->n_ops - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (p->ops[mid].out <= n)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
-/* The layers (greedily, in program order) and their outputs. */
-static int layers_make(SnnPlan *pl)
+/* What orders the ops into layers: depth first (so a layer only reads
+ * earlier layers), then the kind of neuron, then program order. */
+typedef struct {
+    int depth, linear, k;
+    int64_t theta, leak;
+} OpKey;
+
+static int key_cmp(const void *a, const void *b)
+{
+    const OpKey *x = a, *y = b;
+    if (x->depth != y->depth)
+        return x->depth < y->depth ? -1 : 1;
+    if (x->linear != y->linear)
+        return x->linear < y->linear ? -1 : 1;
+    if (x->theta != y->theta)
+        return x->theta < y->theta ? -1 : 1;
+    if (x->leak != y->leak)
+        return x->leak < y->leak ? -1 : 1;
+    return (x->k > y->k) - (x->k < y->k);
+}
+
+/* Each op's depth (1 + the deepest op it reads; pixels are depth 0) and sort
+ * key. Ops of one depth never read each other. */
+static OpKey *op_keys(const SnnPlan *pl)
 {
     const Program *p = pl->p;
-    pl->layers = malloc(sizeof *pl->layers * (size_t)(p->n_ops > 0 ? p->n_ops : 1));
-    pl->outs = malloc(sizeof *pl->outs * (size_t)p->n_outputs);
-    if (!pl->layers || !pl->outs)
-        return -1;
+    OpKey *keys = malloc(sizeof *keys * (size_t)(p->n_ops > 0 ? p->n_ops : 1));
+    int *depth = calloc((size_t)p->n_neurons + 1, sizeof *depth); /* [1 + n]: [0] for PROGRAM_ZERO */
+    if (!keys || !depth)
+        return free(keys), free(depth), NULL;
     for (int k = 0; k < p->n_ops; k++) {
         const CoreOp *op = &p->ops[k];
         const CoreBlock *b = &p->blocks[op->block];
+        int d = 0;
+        for (int i = 0; i < b->rows; i++)
+            d = depth[op->in[i] + 1] > d ? depth[op->in[i] + 1] : d;
+        for (int j = 0; j < b->cols; j++)
+            depth[op->out + j + 1] = d + 1;
+        keys[k] = (OpKey){d + 1, b->act == CORE_LINEAR, k, pl->theta[op->block], pl->leak[op->block]};
+    }
+    free(depth);
+    qsort(keys, (size_t)p->n_ops, sizeof *keys, key_cmp);
+    return keys;
+}
+
+/* Op k (after `prev` in the order) joins layer l: the same depth and kind
+ * of neuron, and the layer stays narrow enough. */
+static int joins(const SnnPlan *pl, const SnnLayer *l, const OpKey *prev, const OpKey *key)
+{
+    return key->depth == prev->depth && key->linear == prev->linear && key->theta == prev->theta &&
+           key->leak == prev->leak && l->cols + pl->p->blocks[pl->p->ops[key->k].block].cols <= SNN_LAYER_COLS;
+}
+
+/* Each layer's outputs: column col of layer `layer_of[op]`, grouped by layer. */
+static int outputs_make(SnnPlan *pl, const int *layer_of)
+{
+    const Program *p = pl->p;
+    pl->outs = malloc(sizeof *pl->outs * (size_t)p->n_outputs);
+    int *owner = malloc(sizeof *owner * (size_t)p->n_outputs);
+    if (!pl->outs || !owner)
+        return free(owner), -1;
+    for (int o = 0; o < p->n_outputs; o++) {
+        owner[o] = op_of(p, p->outputs[o]);
+        pl->layers[layer_of[owner[o]]].outs_end++;
+    }
+    size_t n = 0;
+    for (int l = 0; l < pl->n_layers; l++) {
+        pl->layers[l].outs_first = n;
+        n += pl->layers[l].outs_end;
+        pl->layers[l].outs_end = pl->layers[l].outs_first;
+    }
+    for (int o = 0; o < p->n_outputs; o++) {
+        int k = owner[o];
+        SnnLayer *l = &pl->layers[layer_of[k]];
+        pl->outs[l->outs_end++] = (SnnOutputCol){pl->op_col[k] + p->outputs[o] - p->ops[k].out, o};
+    }
+    free(owner);
+    return 0;
+}
+
+/* The layers: ops sorted by op_keys, cut greedily. */
+static int layers_make(SnnPlan *pl)
+{
+    const Program *p = pl->p;
+    size_t nk = (size_t)(p->n_ops > 0 ? p->n_ops : 1);
+    OpKey *keys = op_keys(pl);
+    int *layer_of = malloc(sizeof *layer_of * nk);
+    pl->layers = malloc(sizeof *pl->layers * nk);
+    pl->order = malloc(sizeof *pl->order * nk);
+    pl->op_col = malloc(sizeof *pl->op_col * nk);
+    if (!keys || !layer_of || !pl->layers || !pl->order || !pl->op_col)
+        return free(keys), free(layer_of), -1;
+    for (int r = 0; r < p->n_ops; r++) {
+        const int k = keys[r].k;
+        const CoreOp *op = &p->ops[k];
+        const CoreBlock *b = &p->blocks[op->block];
         SnnLayer *l = &pl->layers[pl->n_layers - 1];
-        if (!pl->n_layers || !joins(pl, l, k)) {
+        if (!pl->n_layers || !joins(pl, l, &keys[r - 1], &keys[r])) {
             l = &pl->layers[pl->n_layers++];
-            *l = (SnnLayer){k, 0, op->out, 0, pl->theta[op->block], pl->leak[op->block],
-                            b->act == CORE_LINEAR, 0, 0, 0, 0};
+            *l = (SnnLayer){r, 0, 0, keys[r].theta, keys[r].leak, keys[r].linear, 0, 0, 0, 0};
         }
+        pl->order[r] = k;
+        pl->op_col[k] = l->cols;
+        layer_of[k] = pl->n_layers - 1;
         l->n_ops++;
         l->cols += b->cols;
         l->wide |= !fits_int32(pl, k);
@@ -161,16 +248,10 @@ static int layers_make(SnnPlan *pl)
             l->reads_pixels |= op->in[i] >= 0 && op->in[i] < p->n_inputs;
         pl->max_cols = l->cols > pl->max_cols ? l->cols : pl->max_cols;
     }
-    size_t n = 0; /* outputs by layer: few layers are linear, so a scan per layer is cheap */
-    for (int l = 0; l < pl->n_layers; l++) {
-        SnnLayer *ly = &pl->layers[l];
-        ly->outs_first = n;
-        for (int o = 0; ly->linear && o < p->n_outputs; o++)
-            if (p->outputs[o] >= ly->out && p->outputs[o] < ly->out + ly->cols)
-                pl->outs[n++] = (SnnOutputCol){p->outputs[o] - ly->out, o};
-        ly->outs_end = n;
-    }
-    return 0;
+    int failed = outputs_make(pl, layer_of);
+    free(keys);
+    free(layer_of);
+    return failed;
 }
 
 int snn_plan_make(const Program *p, const Hw *hw, SnnPlan *pl)

@@ -18,17 +18,20 @@
 /* Widest layer of several ops (a layer of one op may be wider). */
 #define SNN_LAYER_COLS 512
 
+/* Layer columns are padded to a multiple of this (whole vectors, no remainder loops). */
+#define SNN_PAD 16
+
 /* An output neuron: column `col` of its layer is logit `index`. */
 typedef struct {
     int32_t col, index;
 } SnnOutputCol;
 
-/* A run of consecutive ops that none of them reads (the positions of a
- * convolution, say) with one activation, threshold and leak: their neurons
- * are consecutive, and they integrate and fire as one vector. */
+/* Ops of one depth (1 + the deepest op they read, so none reads another)
+ * with one activation, threshold and leak, such as the positions of a
+ * convolution: they integrate and fire as one vector of columns. */
 typedef struct {
-    int first_op, n_ops;
-    int32_t out, cols;       /* its neurons: out .. out + cols − 1 */
+    int first, n_ops;        /* its ops: order[first .. first + n_ops) */
+    int32_t cols;            /* op k's neurons are its columns op_col[k] .. + that op's cols */
     int64_t theta, leak;
     int linear;              /* CORE_LINEAR: integrates, never fires */
     int wide;                /* potentials or sums may leave int32: int64 throughout */
@@ -47,7 +50,9 @@ typedef struct {
     int any_wide;            /* some layer is wide */
     int max_rows, max_cols;  /* the largest op's rows, the widest layer's cols */
     int n_layers;
-    SnnLayer *layers;        /* in program order */
+    SnnLayer *layers;        /* by depth: a layer reads only pixels and earlier layers */
+    int *order;              /* [n_ops]: the ops, layer by layer */
+    int32_t *op_col;         /* [n_ops]: where op k's neurons start among its layer's columns */
     SnnOutputCol *outs;      /* [n_outputs], layer by layer */
 } SnnPlan;
 
