@@ -79,7 +79,8 @@ static int state_make(const SnnPlan *pl, SnnState *st)
 {
     const Program *p = pl->p;
     size_t cores = (size_t)(p->n_neurons - p->n_inputs), pixels = (size_t)p->n_inputs;
-    size_t cols = (size_t)(pl->max_cols + SNN_PAD - 1) / SNN_PAD * SNN_PAD, sums = SNN_CHUNK * cols;
+    /* a weight row's padding may run SNN_PAD past the last column */
+    size_t cols = (size_t)snn_padded(pl->max_cols) + SNN_PAD, sums = SNN_CHUNK * cols;
     memset(st, 0, sizeof *st);
     int failed = !(st->trains = calloc((size_t)p->n_neurons + 1, sizeof *st->trains));
     if (pl->T > SNN_CHUNK)
@@ -137,9 +138,14 @@ SNN_INLINE int gather(const uint16_t *restrict trains, const int32_t *restrict i
 
 #define SNN_V int32_t
 #define SNN_SFX 32
+#if defined(__GNUC__) || defined(__clang__)
+typedef int32_t SnnVector32 __attribute__((vector_size(SNN_PAD * sizeof(int32_t))));
+#define SNN_VECTOR SnnVector32
+#endif
 #include "snn_layer.inc"
 #undef SNN_V
 #undef SNN_SFX
+#undef SNN_VECTOR
 #define SNN_V int64_t
 #define SNN_SFX 64
 #include "snn_layer.inc"

@@ -81,29 +81,30 @@ static int blocks_make(SnnPlan *pl, int lif, double leak)
         pl->theta[b] = (int64_t)1 << blk->shift;
         /* leak is a fraction of θ; × 2^shift is exact in a double */
         pl->leak[b] = lif ? (int64_t)floor(leak * ldexp(1.0, blk->shift) + 0.5) : 0;
-        int32_t *wt = malloc(sizeof *wt * (size_t)blk->rows * (size_t)blk->cols);
+        const size_t stride = (size_t)snn_padded(blk->cols);
+        int32_t *wt = calloc((size_t)blk->rows * stride, sizeof *wt); /* padding stays 0 */
         if (!(pl->wt[b] = wt))
             return -1;
         for (int j = 0; j < blk->cols; j++)
             for (int i = 0; i < blk->rows; i++)
-                wt[(size_t)i * blk->cols + j] = blk->w[(size_t)j * blk->rows + i];
+                wt[(size_t)i * stride + j] = blk->w[(size_t)j * blk->rows + i];
         pl->max_rows = blk->rows > pl->max_rows ? blk->rows : pl->max_rows;
     }
     return 0;
 }
 
-/* Whether op k's potentials fit int32. A step adds at most B_j = |bias_j| +
- * Σ_i |W_ij|·s_i to neuron j (s_i ≤ 1 for a spike, ≤ top for a pixel under
- * current coding); leaks and resets only move V toward 0 or down by θ from
- * above θ, so |V| ≤ T·B_j + θ through all T steps, and every partial sum the
- * simulator forms (drive, per-step sum, drive + sum + V) stays within
- * (T + 1)·B_j + θ. */
-static int fits_int32(const SnnPlan *pl, int k)
+/* Whether potentials of block b, read through rows `in`, fit int32. A step
+ * adds at most B_j = |bias_j| + Σ_i |W_ij|·s_i to neuron j (s_i ≤ 1 for a
+ * spike, ≤ top for a pixel under current coding); leaks and resets only
+ * move V toward 0 or down by θ from above θ, so |V| ≤ T·B_j + θ through all
+ * T steps, and every partial sum the simulator forms (drive, per-step sum,
+ * drive + sum + V) stays within (T + 1)·B_j + θ. in = NULL: every row a
+ * spike (what any op of the block without current-coded pixels is below). */
+static int fits_int32(const SnnPlan *pl, int block, const int32_t *in)
 {
     const Program *p = pl->p;
-    const CoreOp *op = &p->ops[k];
-    const CoreBlock *b = &p->blocks[op->block];
-    const int64_t theta = pl->theta[op->block], cap = INT32_MAX;
+    const CoreBlock *b = &p->blocks[block];
+    const int64_t theta = pl->theta[block], cap = INT32_MAX;
     if (theta > cap)
         return 0;
     for (int j = 0; j < b->cols; j++) {
@@ -111,8 +112,8 @@ static int fits_int32(const SnnPlan *pl, int k)
             return 0;
         int64_t bound = b->bias[j] < 0 ? -b->bias[j] : b->bias[j];
         for (int i = 0; i < b->rows && bound <= cap; i++) {
-            int64_t w = b->w[(size_t)j * b->rows + i], s = op->in[i] == PROGRAM_ZERO ? 0 : 1;
-            if (op->in[i] >= 0 && op->in[i] < p->n_inputs && pl->coding.coding == HW_IN_CURRENT)
+            int64_t w = b->w[(size_t)j * b->rows + i], s = in && in[i] == PROGRAM_ZERO ? 0 : 1;
+            if (in && in[i] >= 0 && in[i] < p->n_inputs)
                 s = pl->coding.top; /* < 2^30, and |w| ≤ 2^31: no overflow */
             bound += (w < 0 ? -w : w) * s;
         }
@@ -223,11 +224,14 @@ static int layers_make(SnnPlan *pl)
     size_t nk = (size_t)(p->n_ops > 0 ? p->n_ops : 1);
     OpKey *keys = op_keys(pl);
     int *layer_of = malloc(sizeof *layer_of * nk);
+    unsigned char *block_fits = malloc((size_t)(p->n_blocks > 0 ? p->n_blocks : 1));
     pl->layers = malloc(sizeof *pl->layers * nk);
     pl->order = malloc(sizeof *pl->order * nk);
     pl->op_col = malloc(sizeof *pl->op_col * nk);
-    if (!keys || !layer_of || !pl->layers || !pl->order || !pl->op_col)
-        return free(keys), free(layer_of), -1;
+    if (!keys || !layer_of || !block_fits || !pl->layers || !pl->order || !pl->op_col)
+        return free(keys), free(layer_of), free(block_fits), -1;
+    for (int b = 0; b < p->n_blocks; b++)
+        block_fits[b] = (unsigned char)fits_int32(pl, b, NULL);
     for (int r = 0; r < p->n_ops; r++) {
         const int k = keys[r].k;
         const CoreOp *op = &p->ops[k];
@@ -242,15 +246,21 @@ static int layers_make(SnnPlan *pl)
         layer_of[k] = pl->n_layers - 1;
         l->n_ops++;
         l->cols += b->cols;
-        l->wide |= !fits_int32(pl, k);
-        pl->any_wide |= l->wide;
+        int reads_pixels = 0;
         for (int i = 0; i < b->rows; i++)
-            l->reads_pixels |= op->in[i] >= 0 && op->in[i] < p->n_inputs;
+            reads_pixels |= op->in[i] >= 0 && op->in[i] < p->n_inputs;
+        l->reads_pixels |= reads_pixels;
+        if (reads_pixels && pl->coding.coding == HW_IN_CURRENT)
+            l->wide |= !fits_int32(pl, op->block, op->in);
+        else
+            l->wide |= !block_fits[op->block];
+        pl->any_wide |= l->wide;
         pl->max_cols = l->cols > pl->max_cols ? l->cols : pl->max_cols;
     }
     int failed = outputs_make(pl, layer_of);
     free(keys);
     free(layer_of);
+    free(block_fits);
     return failed;
 }
 

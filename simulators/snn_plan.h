@@ -18,8 +18,14 @@
 /* Widest layer of several ops (a layer of one op may be wider). */
 #define SNN_LAYER_COLS 512
 
-/* Layer columns are padded to a multiple of this (whole vectors, no remainder loops). */
+/* Layer columns and rows of transposed weights are padded with zeros to a
+ * multiple of this: whole vectors, no remainder loops. */
 #define SNN_PAD 16
+
+static inline int snn_padded(int n)
+{
+    return (n + SNN_PAD - 1) / SNN_PAD * SNN_PAD;
+}
 
 /* An output neuron: column `col` of its layer is logit `index`. */
 typedef struct {
@@ -44,7 +50,7 @@ typedef struct {
     int T;
     int reset_zero;
     SnnCoding coding;
-    int32_t **wt;            /* per block: weights transposed, [rows][cols] */
+    int32_t **wt;            /* per block: weights transposed, [rows][snn_padded(cols)] */
     int64_t *theta;          /* per block: the threshold 2^shift */
     int64_t *leak;           /* per block: how far V moves toward 0 per step (0 unless lif) */
     int any_wide;            /* some layer is wide */
