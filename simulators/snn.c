@@ -1,146 +1,180 @@
 /* The spiking core simulator (DESIGN.md §6; the exact semantics are in
  * simulators.h, SNN section).
  *
- * Event-driven by pushing: when a neuron spikes, each crossbar row it feeds
- * (snn_plan.h) adds its weights, one contiguous vector of the transposed
- * block, to the reading op's potentials at once. Ops run in program order
- * and every reader comes after its sources, so by the time an op's neurons
- * are updated at step t they hold every input of step t; a silent neuron
- * costs its own update and no synaptic work. What does not change from
- * step to step (the biases and, under current coding, the pixels' currents)
- * is summed once per image into a per-neuron drive. Integer sums do not
- * depend on their order, so this equals the row-by-row definition exactly.
+ * Layer by layer over a chunk of up to 16 steps, not step by step over all
+ * ops. An op at step t needs its sources' spikes of step t and its own
+ * potentials of step t − 1, nothing else, and its sources come before it in
+ * program order; so once every earlier op has run all steps of the chunk,
+ * this op can run all of them too. Each neuron's spikes in the chunk are one
+ * 16-bit train. Consecutive ops that do not read each other (a layer,
+ * snn_plan.h) then
+ *   1. gather, op by op, the trains of their rows and keep the rows that
+ *      spiked at all;
+ *   2. add, for every spike (row i, step t), row i's weights (one contiguous
+ *      vector of the transposed block) into the step's synaptic sum S[t] (a
+ *      few KB, in L1); a row that spiked in most steps instead adds its
+ *      weights once to the constant drive and subtracts them at the steps it
+ *      was silent;
+ *   3. run their neurons' integrate / leak / fire / reset through the steps
+ *      as one vector, from the drive (bias, current-coded pixels, those
+ *      always-on rows) and S[t], and write their trains.
+ * Integer sums do not depend on their order, so this equals the step-by-step
+ * definition exactly. A layer computes in int32 where snn_plan.c proves that
+ * no potential or partial sum can leave it, else in int64 (the two copies of
+ * snn_layer.inc). Potentials are carried between chunks only when T > 16.
  *
  * Images are independent and each is run whole by one thread with its own
- * potentials; results do not depend on the thread count or on how images
- * are split between calls (poisson draws hash the image's global index,
- * snn_input.c). */
+ * state; results do not depend on the thread count or on how images are
+ * split between calls (poisson draws hash the image's global index,
+ * snn_input.c). The hot loops are compiled for AVX-512, AVX2 and plain
+ * x86-64, picked at load time (SNN_CLONES). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "simulators.h"
 #include "snn_plan.h"
 
-/* One thread's working memory, reused image after image. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SNN_CLONES
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SNN_INLINE static inline __attribute__((always_inline))
+#else
+#define SNN_INLINE static inline
+#endif
+
+/* One thread's working memory, reused image after image. A layer uses the
+ * _32 or the _64 scratch (snn_layer.inc). */
 typedef struct {
-    int64_t *v;      /* potentials of the core ops' neurons (neuron − n_inputs) */
-    int64_t *drive;  /* what they gain every step: bias (+ pixel currents) */
-    int32_t *in;     /* the pixels' values this step */
-    uint64_t *keys;  /* the pixels' poisson streams */
+    uint16_t *trains;    /* [1 + n_neurons]: neuron n's train at [1 + n]; [0] stays 0 for PROGRAM_ZERO */
+    int64_t *v;          /* [core neurons]: potentials between chunks (T > 16), else NULL */
+    int32_t *v_32, *drive_32, *sum_32; /* [max_cols]: a layer's potentials and its gain at every */
+    int64_t *v_64, *drive_64, *sum_64; /* step; sum [SNN_CHUNK][max_cols]: per step, 0 between layers */
+    uint16_t *layer_train; /* [max_cols]: a layer's trains, before they go to their neurons */
+    int32_t *act_row;    /* [max_rows]: the op's rows that spiked in the chunk ... */
+    uint16_t *act_train; /* ... and their trains */
+    uint64_t *keys;      /* [n_inputs]: the pixels' poisson streams */
 } SnnState;
 
 static void state_free(SnnState *st)
 {
+    free(st->trains);
     free(st->v);
-    free(st->drive);
-    free(st->in);
+    free(st->v_32);
+    free(st->drive_32);
+    free(st->sum_32);
+    free(st->v_64);
+    free(st->drive_64);
+    free(st->sum_64);
+    free(st->layer_train);
+    free(st->act_row);
+    free(st->act_train);
     free(st->keys);
 }
 
-static int state_make(const Program *p, SnnState *st)
+static int state_make(const SnnPlan *pl, SnnState *st)
 {
+    const Program *p = pl->p;
     size_t cores = (size_t)(p->n_neurons - p->n_inputs), pixels = (size_t)p->n_inputs;
-    st->v = malloc(sizeof *st->v * (cores ? cores : 1));
-    st->drive = malloc(sizeof *st->drive * (cores ? cores : 1));
-    st->in = malloc(sizeof *st->in * (pixels ? pixels : 1));
-    st->keys = malloc(sizeof *st->keys * (pixels ? pixels : 1));
-    if (!st->v || !st->drive || !st->in || !st->keys)
+    /* a weight row's padding may run SNN_PAD past the last column */
+    size_t cols = (size_t)snn_padded(pl->max_cols) + SNN_PAD, sums = SNN_CHUNK * cols;
+    memset(st, 0, sizeof *st);
+    int failed = !(st->trains = calloc((size_t)p->n_neurons + 1, sizeof *st->trains));
+    if (pl->T > SNN_CHUNK)
+        failed |= !(st->v = malloc(sizeof *st->v * (cores ? cores : 1)));
+    failed |= !(st->v_32 = malloc(sizeof *st->v_32 * cols)) ||
+              !(st->drive_32 = malloc(sizeof *st->drive_32 * cols)) ||
+              !(st->sum_32 = calloc(sums, sizeof *st->sum_32));
+    if (pl->any_wide)
+        failed |= !(st->v_64 = malloc(sizeof *st->v_64 * cols)) ||
+                  !(st->drive_64 = malloc(sizeof *st->drive_64 * cols)) ||
+                  !(st->sum_64 = calloc(sums, sizeof *st->sum_64));
+    failed |= !(st->layer_train = malloc(sizeof *st->layer_train * cols)) ||
+              !(st->act_row = malloc(sizeof *st->act_row * (size_t)pl->max_rows)) ||
+              !(st->act_train = malloc(sizeof *st->act_train * (size_t)pl->max_rows)) ||
+              !(st->keys = malloc(sizeof *st->keys * (pixels ? pixels : 1)));
+    if (failed)
         return state_free(st), -1;
     return 0;
 }
 
-/* Neuron n's value s reaches every row it feeds: acc += s · W[row]. */
-static inline void push(const SnnPlan *pl, int64_t *acc, int32_t n, int64_t s)
+/* What a layer runs on within one chunk of one image. */
+typedef struct {
+    const SnnPlan *pl;
+    SnnState *st;
+    const int32_t *x;   /* the image's pixels */
+    int t0, steps;      /* the chunk: steps t0 .. t0 + steps − 1 */
+    int last;           /* it ends at step T − 1 */
+    size_t image;       /* its index in the call (where its outputs go) */
+    SnnOutput *out;
+} Chunk;
+
+/* Spikes in a train (no popcnt instruction on plain x86-64). */
+SNN_INLINE uint32_t train_count(uint32_t m)
 {
-    for (size_t e = pl->first[n]; e < pl->first[n + 1]; e++) {
-        const SnnSynapses *r = &pl->rows[e];
-        int64_t *restrict dst = acc + r->v_off;
-        const int32_t *restrict w = r->w;
-        if (s == 1) { /* a spike: the common case, no multiply */
-#pragma omp simd
-            for (int j = 0; j < r->cols; j++)
-                dst[j] += w[j];
-        } else {
-#pragma omp simd
-            for (int j = 0; j < r->cols; j++)
-                dst[j] += s * w[j];
-        }
-    }
+    m = m - ((m >> 1) & 0x5555u);
+    m = (m & 0x3333u) + ((m >> 2) & 0x3333u);
+    m = (m + (m >> 4)) & 0x0f0fu;
+    return (m + (m >> 8)) & 0x1fu;
 }
 
-/* One step of one core op's neurons, whose inputs of this step have all
- * arrived; their spikes go on to later ops. Returns the spikes fired. */
-static int64_t step_op(const SnnPlan *pl, const CoreOp *op, SnnState *st)
+/* 1. The op's rows that spiked in the chunk (a branch-free compaction);
+ * PROGRAM_ZERO reads train[0] = 0. Returns how many. */
+SNN_INLINE int gather(const uint16_t *restrict trains, const int32_t *restrict in, int rows,
+                      int32_t *restrict act_row, uint16_t *restrict act_train)
 {
-    const CoreBlock *b = &pl->p->blocks[op->block];
-    const int32_t off = op->out - pl->p->n_inputs;
-    int64_t *v = st->v + off;
-    const int64_t *d = st->drive + off;
-    if (b->act == CORE_LINEAR) { /* the output integrates and never spikes */
-        for (int j = 0; j < b->cols; j++)
-            v[j] += d[j];
-        return 0;
+    int n = 0;
+    for (int i = 0; i < rows; i++) {
+        uint16_t m = trains[in[i] + 1];
+        act_row[n] = i;
+        act_train[n] = m;
+        n += m != 0;
     }
-    const int64_t theta = pl->theta[op->block], leak = pl->leak[op->block];
-    int64_t fired = 0;
-    for (int j = 0; j < b->cols; j++) {
-        int64_t x = v[j] + d[j];
-        if (leak) /* toward 0, never past it */
-            x = x > leak ? x - leak : x < -leak ? x + leak : 0;
-        if (x >= theta) {
-            v[j] = pl->reset_zero ? 0 : x - theta;
-            push(pl, st->v, op->out + j, 1);
-            fired++;
-        } else {
-            v[j] = x;
-        }
-    }
-    return fired;
+    return n;
 }
 
-/* The per-step drive of one image: biases, and under current coding the
- * pixels' constant currents. */
-static void drive_make(const SnnPlan *pl, const int32_t *x, SnnState *st)
+#define SNN_V int32_t
+#define SNN_SFX 32
+#if defined(__GNUC__) || defined(__clang__)
+typedef int32_t SnnVector32 __attribute__((vector_size(SNN_PAD * sizeof(int32_t))));
+#define SNN_VECTOR SnnVector32
+#endif
+#include "snn_layer.inc"
+#undef SNN_V
+#undef SNN_SFX
+#undef SNN_VECTOR
+#define SNN_V int64_t
+#define SNN_SFX 64
+#include "snn_layer.inc"
+#undef SNN_V
+#undef SNN_SFX
+
+/* Layer l over one chunk, in int32 where it fits. Returns the spikes fired. */
+SNN_CLONES
+static int64_t run_layer(const Chunk *c, const SnnLayer *l)
 {
-    const Program *p = pl->p;
-    for (int k = 0; k < p->n_ops; k++) {
-        const CoreBlock *b = &p->blocks[p->ops[k].block];
-        memcpy(st->drive + (p->ops[k].out - p->n_inputs), b->bias, sizeof *b->bias * (size_t)b->cols);
-    }
-    if (pl->coding.coding == HW_IN_CURRENT)
-        for (int i = 0; i < p->n_inputs; i++)
-            if (x[i])
-                push(pl, st->drive, i, x[i]);
+    return l->wide ? layer_64(c, l) : layer_32(c, l);
 }
 
-/* Image `i` of the call: all T steps, then its outputs. */
-static void run_image(const SnnPlan *pl, SnnState *st, const int32_t *x, int i, uint64_t image,
+/* Image `i` of the call: all T steps, chunk by chunk, then its spike count. */
+static void run_image(const SnnPlan *pl, SnnState *st, const int32_t *x, size_t i, uint64_t image,
                       SnnOutput *out)
 {
     const Program *p = pl->p;
-    const int T = pl->T, n_out = p->n_outputs, n_in = p->n_inputs;
-    memset(st->v, 0, sizeof *st->v * (size_t)(p->n_neurons - n_in));
-    drive_make(pl, x, st);
-    snn_input_begin(&pl->coding, n_in, image, st->keys);
+    if (st->v)
+        memset(st->v, 0, sizeof *st->v * (size_t)(p->n_neurons - p->n_inputs));
+    snn_input_begin(&pl->coding, p->n_inputs, image, st->keys);
     int64_t fired = 0;
-    for (int t = 0; t < T; t++) {
-        if (pl->coding.coding != HW_IN_CURRENT) {
-            snn_input_step(&pl->coding, x, n_in, st->keys, t, st->in);
-            for (int px = 0; px < n_in; px++)
-                if (st->in[px])
-                    push(pl, st->v, px, 1);
-        }
-        for (int k = 0; k < p->n_ops; k++)
-            fired += step_op(pl, &p->ops[k], st);
-        if (out->logits) {
-            int64_t *l = out->logits + ((size_t)i * T + t) * n_out;
-            for (int o = 0; o < n_out; o++)
-                l[o] = st->v[p->outputs[o] - n_in];
-        }
+    for (int t0 = 0; t0 < pl->T; t0 += SNN_CHUNK) {
+        int steps = pl->T - t0 < SNN_CHUNK ? pl->T - t0 : SNN_CHUNK;
+        Chunk c = {pl, st, x, t0, steps, t0 + steps == pl->T, i, out};
+        snn_input_trains(&pl->coding, x, p->n_inputs, st->keys, t0, steps, st->trains + 1);
+        for (int l = 0; l < pl->n_layers; l++)
+            fired += run_layer(&c, &pl->layers[l]);
     }
-    if (out->final)
-        for (int o = 0; o < n_out; o++)
-            out->final[(size_t)i * n_out + o] = st->v[p->outputs[o] - n_in];
     if (out->spikes)
         out->spikes[i] = fired;
 }
@@ -161,7 +195,7 @@ int snn_run(const Program *p, const Hw *hw, const int32_t *inputs, int n, long f
 #pragma omp parallel if (n > 1)
     {
         SnnState st;
-        int ok = state_make(p, &st) == 0;
+        int ok = state_make(&pl, &st) == 0;
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
@@ -169,7 +203,7 @@ int snn_run(const Program *p, const Hw *hw, const int32_t *inputs, int n, long f
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < n; i++)
             if (ok)
-                run_image(&pl, &st, inputs + (size_t)i * p->n_inputs, i,
+                run_image(&pl, &st, inputs + (size_t)i * p->n_inputs, (size_t)i,
                           (uint64_t)first_image + (uint64_t)i, out);
         if (ok)
             state_free(&st);

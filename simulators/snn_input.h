@@ -24,9 +24,11 @@ uint64_t snn_pixel_key(uint64_t seed, uint64_t image, uint64_t pixel);
  * (keys unused otherwise). */
 void snn_input_begin(const SnnCoding *c, int n, uint64_t image, uint64_t *keys);
 
-/* The n input neurons' values at step t (0-based) for pixels x[0..n):
- * x itself (current) or a 0/1 spike (rate, poisson). */
-void snn_input_step(const SnnCoding *c, const int32_t *x, int n, const uint64_t *keys, int t,
-                    int32_t *val);
+/* The spike trains of the n input neurons over steps t0 .. t0 + steps − 1
+ * (steps ≤ 16) for pixels x[0..n): bit t of trains[i] is pixel i's spike at
+ * step t0 + t (rate, poisson). Under current coding a pixel is a value, not
+ * a spike: its train is 0 and snn.c adds x as a constant current. */
+void snn_input_trains(const SnnCoding *c, const int32_t *x, int n, const uint64_t *keys, int t0,
+                      int steps, uint16_t *trains);
 
 #endif

@@ -1,7 +1,8 @@
 /* What the spiking simulator prepares once per snn_run (snn_plan.c): the
- * checked program, its weights transposed, and for every neuron the list of
- * crossbar rows it feeds, so a spike is pushed straight to its readers and a
- * silent neuron costs nothing. Read-only while images run. */
+ * checked program, its weights transposed (one contiguous row of `cols`
+ * weights per crossbar row, what a spike adds), which blocks' per-step sums
+ * fit int32, the ops grouped into layers, and where each output neuron is.
+ * Read-only while images run. */
 #ifndef SIMULATORS_SNN_PLAN_H
 #define SIMULATORS_SNN_PLAN_H
 
@@ -11,24 +12,54 @@
 #include "../compiler/program.h"
 #include "snn_input.h"
 
-/* One crossbar row a neuron feeds: its weights to the reading op's `cols`
- * neurons, whose potentials start at v[v_off] (core neurons are numbered
- * from n_inputs: v[n − n_inputs]). */
+/* Steps simulated per pass over the ops: one uint16_t spike train per neuron. */
+#define SNN_CHUNK 16
+
+/* Widest layer of several ops (a layer of one op may be wider). */
+#define SNN_LAYER_COLS 512
+
+/* Layer columns and rows of transposed weights are padded with zeros to a
+ * multiple of this: whole vectors, no remainder loops. */
+#define SNN_PAD 16
+
+static inline int snn_padded(int n)
+{
+    return (n + SNN_PAD - 1) / SNN_PAD * SNN_PAD;
+}
+
+/* An output neuron: column `col` of its layer is logit `index`. */
 typedef struct {
-    const int32_t *w;
-    int32_t v_off, cols;
-} SnnSynapses;
+    int32_t col, index;
+} SnnOutputCol;
+
+/* Ops of one depth (1 + the deepest op they read, so none reads another)
+ * with one activation, threshold and leak, such as the positions of a
+ * convolution: they integrate and fire as one vector of columns. */
+typedef struct {
+    int first, n_ops;        /* its ops: order[first .. first + n_ops) */
+    int32_t cols;            /* op k's neurons are its columns op_col[k] .. + that op's cols */
+    int64_t theta, leak;
+    int linear;              /* CORE_LINEAR: integrates, never fires */
+    int wide;                /* potentials or sums may leave int32: int64 throughout */
+    int reads_pixels;        /* some row reads an input neuron */
+    size_t outs_first, outs_end; /* its outputs: outs[outs_first .. outs_end) */
+} SnnLayer;
 
 typedef struct {
     const Program *p;
     int T;
     int reset_zero;
     SnnCoding coding;
-    int32_t **wt;          /* per block: weights transposed, [rows][cols] */
-    int64_t *theta;        /* per block: the threshold 2^shift */
-    int64_t *leak;         /* per block: how far V moves toward 0 per step (0 unless lif) */
-    size_t *first;         /* [n_neurons + 1]: neuron n feeds rows[first[n] .. first[n+1]) */
-    SnnSynapses *rows;
+    int32_t **wt;            /* per block: weights transposed, [rows][snn_padded(cols)] */
+    int64_t *theta;          /* per block: the threshold 2^shift */
+    int64_t *leak;           /* per block: how far V moves toward 0 per step (0 unless lif) */
+    int any_wide;            /* some layer is wide */
+    int max_rows, max_cols;  /* the largest op's rows, the widest layer's cols */
+    int n_layers;
+    SnnLayer *layers;        /* by depth: a layer reads only pixels and earlier layers */
+    int *order;              /* [n_ops]: the ops, layer by layer */
+    int32_t *op_col;         /* [n_ops]: where op k's neurons start among its layer's columns */
+    SnnOutputCol *outs;      /* [n_outputs], layer by layer */
 } SnnPlan;
 
 /* Checks the arguments (see snn_run in simulators.h) and builds the plan.
