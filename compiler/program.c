@@ -34,6 +34,7 @@ void program_free(Program *p)
         free(p->blocks[i].bias);
         free(p->blocks[i].wf);
         free(p->blocks[i].bf);
+        free(p->blocks[i].axon_type);
     }
     for (int i = 0; i < p->n_ops; i++)
         free(p->ops[i].in);
@@ -97,6 +98,21 @@ int program_add_block_float(Program *p, int rows, int cols, const float *w, cons
         memcpy(b.bf, bias, (size_t)cols * sizeof(float));
     p->blocks[p->n_blocks] = b;
     return p->n_blocks++;
+}
+
+int program_set_axon_types(Program *p, int b, const uint8_t *types)
+{
+    if (b < 0 || b >= p->n_blocks)
+        return -1;
+    CoreBlock *k = &p->blocks[b];
+    uint8_t *t = types ? malloc((size_t)k->rows) : NULL;
+    if (types && !t)
+        return -1;
+    if (t)
+        memcpy(t, types, (size_t)k->rows);
+    free(k->axon_type);
+    k->axon_type = t;
+    return 0;
 }
 
 int32_t program_add_op(Program *p, int block, const int32_t *in, int part, int group)

@@ -37,6 +37,10 @@ typedef struct {
      * (simulators/pim.c); 0 = not set, the chip derives it from
      * pim.adc_range. Calibration sets it; other chips ignore it. */
     int64_t adc_full;
+    /* weights.encoding = axon_types (TrueNorth): each row's axon type,
+     * 0 .. k−1 ([rows]); NULL = every row has type 0. W[j][i] then
+     * depends only on (j, axon_type[i]): one weight per neuron and type. */
+    uint8_t *axon_type;
     /* A float program (the `reform` strategy: core ops before any
      * quantisation) has these instead, and an unbounded ReLU. */
     float *wf, *bf;
@@ -76,6 +80,9 @@ int program_add_block(Program *p, int rows, int cols, const int32_t *w, const in
 int program_add_block_float(Program *p, int rows, int cols, const float *w, const float *bias,
                             CoreActivation act);
 Program *program_create_float(int n_inputs);
+/* Gives block b a copy of types ([rows]), or none (NULL: every row type 0),
+ * freeing what it had. 0, or -1 (OOM, bad block). */
+int program_set_axon_types(Program *p, int b, const uint8_t *types);
 
 /* Adds a core op of block `block` reading `in` (a copy is kept); returns the
  * id of its first output neuron, or -1 (OOM, bad block, group < 0). */
