@@ -3,14 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
 #include "axon_cluster.h"
 
 #define STARTS 4      /* one farthest-point start, then k-means++ draws */
 #define LLOYD_MAX 100
 #define ROUND_MAX 8
-#define REFIT_ROUNDS 12 /* least-squares fits, with row moves between them */
 
 typedef struct {
     int R, C, k;
@@ -204,137 +201,4 @@ out:
     free(mass);
     free(type);
     return best;
-}
-
-/* Solves the k×k system A s = b in place (Gaussian elimination with
- * partial pivoting; A is positive definite here). */
-static void solve_small(double *A, double *b, int k)
-{
-    for (int c = 0; c < k; c++) {
-        int piv = c;
-        for (int r = c + 1; r < k; r++)
-            piv = fabs(A[r * k + c]) > fabs(A[piv * k + c]) ? r : piv;
-        for (int j = 0; j < k; j++) {
-            double t = A[c * k + j];
-            A[c * k + j] = A[piv * k + j];
-            A[piv * k + j] = t;
-        }
-        double t = b[c];
-        b[c] = b[piv];
-        b[piv] = t;
-        for (int r = c + 1; r < k; r++) {
-            double f = A[c * k + c] != 0 ? A[r * k + c] / A[c * k + c] : 0;
-            for (int j = c; j < k; j++)
-                A[r * k + j] -= f * A[c * k + j];
-            b[r] -= f * b[c];
-        }
-    }
-    for (int c = k - 1; c >= 0; c--) {
-        double s = b[c];
-        for (int j = c + 1; j < k; j++)
-            s -= A[c * k + j] * b[j];
-        b[c] = A[c * k + c] != 0 ? s / A[c * k + c] : 0;
-    }
-}
-
-/* The least-squares (column, type) weights S ([cols][k], unrounded) for
- * the types, held near S's current values by the ridge. */
-static int fit_values(const int32_t *w, int rows, int cols, const uint8_t *type, int k, const double *M,
-                      double *S)
-{
-    const size_t R = (size_t)rows, K = (size_t)k;
-    double *G = calloc(K * K, sizeof *G), *A = malloc(sizeof *A * K * K), *b = malloc(sizeof *b * K);
-    double *Mt = calloc(R * K, sizeof *Mt); /* Mt[i][t] = Σ_{i' of type t} M[i][i'] */
-    if (!G || !A || !b || !Mt) {
-        free(G), free(A), free(b), free(Mt);
-        return -1;
-    }
-    for (size_t i = 0; i < R; i++)
-        for (size_t i2 = 0; i2 < R; i2++)
-            Mt[i * K + type[i2]] += M[i * R + i2];
-    for (size_t i = 0; i < R; i++)
-        for (size_t t = 0; t < K; t++)
-            G[type[i] * K + t] += Mt[i * K + t];
-    double trace = 0;
-    for (size_t t = 0; t < K; t++)
-        trace += G[t * K + t];
-    const double ridge = 1e-3 * (trace > 0 ? trace / k : 1);
-    for (int j = 0; j < cols; j++) {
-        /* b_t = Σ_{i of type t} (M w_j)_i + ridge · S_jt */
-        memcpy(A, G, sizeof *A * K * K);
-        for (size_t t = 0; t < K; t++) {
-            A[t * K + t] += ridge;
-            b[t] = ridge * S[(size_t)j * K + t];
-        }
-        for (size_t i = 0; i < R; i++)
-            for (size_t t = 0; t < K; t++)
-                b[t] += Mt[i * K + t] * w[(size_t)j * R + i];
-        solve_small(A, b, k);
-        memcpy(S + (size_t)j * K, b, sizeof *b * K);
-    }
-    free(G), free(A), free(b), free(Mt);
-    return 0;
-}
-
-/* One sweep of moves: each row to the type that lowers Σ_j Δ_jᵀ M Δ_j most
- * (Δ = W − the typed weights), keeping P = M Δ ([rows][cols]) current.
- * Returns the rows moved. */
-static int move_rows(const int32_t *w, int rows, int cols, uint8_t *type, int k, const double *M,
-                     const double *S, double *P, double *delta)
-{
-    const size_t R = (size_t)rows, C = (size_t)cols, K = (size_t)k;
-    int moved = 0;
-    for (size_t i = 0; i < R; i++) {
-        int from = type[i], best = from;
-        double gain = -1e-9 * (M[i * R + i] > 0 ? M[i * R + i] : 1);
-        for (int to = 0; to < k; to++) {
-            if (to == from)
-                continue;
-            double g = 0;
-            for (size_t j = 0; j < C; j++) {
-                double d = S[j * K + from] - S[j * K + to];
-                g += 2 * d * P[i * C + j] + d * d * M[i * R + i];
-            }
-            if (g < gain)
-                gain = g, best = to;
-        }
-        if (best == from)
-            continue;
-        for (size_t j = 0; j < C; j++)
-            delta[j] = S[j * K + from] - S[j * K + best];
-        cblas_dger(CblasRowMajor, rows, cols, 1.0, M + i * R, 1, delta, 1, P, cols);
-        type[i] = (uint8_t)best;
-        moved++;
-    }
-    (void)w;
-    return moved;
-}
-
-int axon_refit(const int32_t *w, int rows, int cols, uint8_t *type, int k, const double *M, int32_t wmax,
-               int32_t *w_out)
-{
-    const size_t R = (size_t)rows, C = (size_t)cols, K = (size_t)k;
-    double *S = calloc(C * K, sizeof *S), *D = malloc(sizeof *D * R * C), *P = malloc(sizeof *P * R * C);
-    double *delta = malloc(sizeof *delta * C);
-    int rc = S && D && P && delta ? 0 : -1;
-    for (size_t i = 0; !rc && i < R; i++) /* the ridge's first target: the clustered values */
-        for (size_t j = 0; j < C; j++)
-            S[j * K + type[i]] = w_out[j * R + i];
-    for (int round = 0; !rc && round < REFIT_ROUNDS; round++) {
-        if ((rc = fit_values(w, rows, cols, type, k, M, S)) || round == REFIT_ROUNDS - 1)
-            break;
-        for (size_t i = 0; i < R; i++) /* P = M Δ */
-            for (size_t j = 0; j < C; j++)
-                D[i * C + j] = w[j * R + i] - S[j * K + type[i]];
-        cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, rows, cols, 1.0, M, rows, D, cols, 0.0, P, cols);
-        if (!move_rows(w, rows, cols, type, k, M, S, P, delta))
-            round = REFIT_ROUNDS - 2; /* settled: one last fit */
-    }
-    for (size_t i = 0; !rc && i < R; i++)
-        for (size_t j = 0; j < C; j++) {
-            double q = nearbyint(S[j * K + type[i]]);
-            w_out[j * R + i] = (int32_t)(q > wmax ? wmax : q < -wmax ? -wmax : q);
-        }
-    free(S), free(D), free(P), free(delta);
-    return rc;
 }

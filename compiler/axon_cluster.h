@@ -20,14 +20,23 @@ double axon_cluster(const int32_t *w, int rows, int cols, const double *a, int k
                     uint64_t seed, uint8_t *type, int32_t *w_out);
 
 /* Refits a typed block to its inputs' second moments M ([rows][rows],
- * E[x_i x_i'] on calibration data), minimising the output error
- * Σ_j E[(Σ_i (w_ji − ŵ_ji) x_i)²], which counts correlated inputs: rounds of
- * a least-squares fit of each column's k weights (held near their values
- * where the inputs say little, by a small ridge) and moves of single rows
- * to the type that lowers the error most, until no row moves. The weights
- * are then rounded to −wmax .. wmax. Rewrites type and w_out (which comes
- * in as axon_cluster's). 0, or -1 on OOM. */
+ * E[x_i x_i'] on calibration data, axon_refit.c), minimising the output
+ * error Σ_j E[(Σ_i (w_ji − ŵ_ji) x_i)²], which counts correlated inputs:
+ * rounds of a least-squares fit of each column's k weights (held near
+ * their values where the inputs say little, by a small ridge), moves of
+ * single rows to the type that lowers the error most, and, with `spare`
+ * rows free, extra rows that copy a row with another of the types (the
+ * row's weight becomes the sum: a neuron gets more values for the inputs
+ * that need them), each only if it lowers the error. Then the weights are
+ * rounded to −wmax .. wmax.
+ *
+ * In: type and w_out ([cols][rows]) from axon_cluster. Out: type, the
+ * extra rows (*n_extra <= spare of them: extra_row[e] is the row copied,
+ * extra_type[e] its type, never one the row already has) and w_out as
+ * [cols][rows + *n_extra] (the extra rows last); w_out must hold
+ * cols × (rows + spare). 0, or -1 on OOM. */
 int axon_refit(const int32_t *w, int rows, int cols, uint8_t *type, int k, const double *M,
-               int32_t wmax, int32_t *w_out);
+               int32_t wmax, int spare, int *extra_row, uint8_t *extra_type, int *n_extra,
+               int32_t *w_out);
 
 #endif

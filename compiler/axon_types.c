@@ -8,7 +8,12 @@
  * disjoint rows; such a block is cut into core ops of consecutive columns
  * (the neurons keep their ids, and no neuron gains a reader, so fan-out
  * holds) with at most k distinct rows each, which is then exact. What stays
- * lossy is clustered (axon_cluster.c). */
+ * lossy is clustered (axon_cluster.c) and refitted to calibration data with
+ * the crossbar's spare rows (axon_refit.c).
+ *
+ * Why the lossy blocks lose so much: with one type per row, a block's
+ * weights are W = S Nᵀ (N: rows × k, one 1 per row), a matrix of rank <= k,
+ * so a block passes on at most k numbers however many neurons it has. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +53,7 @@ typedef struct {
     int c0, cols, rows, row_at;
     int exact; /* its rows hold at most k classes: typing them loses nothing */
     int block; /* in the new program */
+    int *extra, n_extra; /* rows (of the piece) copied onto spare rows, after its own */
 } Piece;
 
 typedef struct {
@@ -67,7 +73,7 @@ static int plan_add(Plan *pl, int c0, int cols, int exact)
         pl->piece = g;
         pl->cap = cap;
     }
-    pl->piece[pl->n++] = (Piece){c0, cols, 0, (int)pl->n_row, exact, -1};
+    pl->piece[pl->n++] = (Piece){c0, cols, 0, (int)pl->n_row, exact, -1, NULL, 0};
     return 0;
 }
 
@@ -277,18 +283,22 @@ static double *row_weights(const Program *p, const double *m2, const size_t *row
     return a;
 }
 
-/* Piece q of block b as a typed block of q_out; adds its squared error
- * and the squared weights it replaced. */
+/* Piece q of block b as a typed block of `out`, lossy pieces refitted to
+ * their inputs' moments M with the crossbar's spare rows; adds its squared
+ * error and the squared weights it replaced. */
 static int typed_piece(Program *out, const CoreBlock *b, Piece *q, const int *rows, const double *a,
                        const double *M, const Hw *hw, uint64_t seed, double *err2, double *norm2)
 {
-    const int R = q->rows, C = q->cols;
+    const int R = q->rows, C = q->cols, spare = M && hw->crossbar.rows > R ? hw->crossbar.rows - R : 0;
     const int32_t wmax = (int32_t)(((int64_t)1 << (hw->weights.bits - 1)) - 1);
-    int32_t *w = malloc(sizeof *w * (size_t)R * C), *wt = malloc(sizeof *wt * (size_t)R * C);
+    int32_t *w = malloc(sizeof *w * (size_t)R * C), *wt = malloc(sizeof *wt * (size_t)(R + spare) * C);
     double *aq = malloc(sizeof *aq * (size_t)R);
-    uint8_t *type = malloc((size_t)R);
+    uint8_t *type = malloc((size_t)(R + spare));
+    int64_t *bias = malloc(sizeof *bias * (size_t)C);
+    q->extra = malloc(sizeof *q->extra * (size_t)(spare + 1));
+    q->n_extra = 0;
     int rc = -1;
-    if (!w || !wt || !aq || !type)
+    if (!w || !wt || !aq || !type || !bias || !q->extra)
         goto out;
     for (int i = 0; i < R; i++) {
         aq[i] = a[rows[i]];
@@ -297,13 +307,21 @@ static int typed_piece(Program *out, const CoreBlock *b, Piece *q, const int *ro
     }
     const int k = hw->weights.axon_types < R ? hw->weights.axon_types : R;
     if (axon_cluster(w, R, C, aq, k, wmax, seed, type, wt) < 0 ||
-        (M && axon_refit(w, R, C, type, k, M, wmax, wt)))
+        (M && axon_refit(w, R, C, type, k, M, wmax, spare, q->extra, type + R, &q->n_extra, wt)))
         goto out;
-    for (size_t i = 0; i < (size_t)R * C; i++) {
-        *err2 += (double)(wt[i] - w[i]) * (wt[i] - w[i]);
-        *norm2 += (double)w[i] * w[i];
+    const int W = R + q->n_extra;
+    for (int j = 0; j < C; j++) {
+        for (int i = 0; i < R; i++) { /* a row's weight: its own plus its copies' */
+            double v = wt[(size_t)j * W + i];
+            for (int e = 0; e < q->n_extra; e++)
+                v += q->extra[e] == i ? wt[(size_t)j * W + R + e] : 0;
+            double d = v - w[(size_t)j * R + i];
+            *err2 += d * d;
+            *norm2 += (double)w[(size_t)j * R + i] * w[(size_t)j * R + i];
+        }
+        bias[j] = b->bias[q->c0 + j];
     }
-    q->block = program_add_block(out, R, C, wt, b->bias + q->c0, b->shift, b->act);
+    q->block = program_add_block(out, W, C, wt, bias, b->shift, b->act);
     if (q->block >= 0 && !program_set_axon_types(out, q->block, type)) {
         out->blocks[q->block].adc_full = b->adc_full;
         rc = 0;
@@ -313,6 +331,7 @@ out:
     free(wt);
     free(aq);
     free(type);
+    free(bias);
     return rc;
 }
 
@@ -326,6 +345,8 @@ static int add_ops(Program *q, const Program *p, const Plan *pl, const int *firs
             const Piece *pc = &pl->piece[i];
             for (int r = 0; r < pc->rows; r++)
                 in[r] = op->in[pl->row[pc->row_at + r]];
+            for (int e = 0; e < pc->n_extra; e++) /* copies of rows, with other types */
+                in[pc->rows + e] = in[pc->extra[e]];
             if (program_add_op(q, pc->block, in, op->part, op->group) < 0)
                 return -1;
         }
@@ -352,7 +373,8 @@ int assign_axon_types(Program **pp, const Program *fp, const Hw *hw, const uint8
     }
     double *m2 = malloc(sizeof *m2 * (size_t)(p->n_neurons ? p->n_neurons : 1)), *a = NULL, **M = NULL;
     int *first_piece = malloc(sizeof *first_piece * (NB + 1));
-    int32_t *in = malloc(sizeof *in * (size_t)max_r);
+    const int max_in = max_r > hw->crossbar.rows ? max_r : hw->crossbar.rows;
+    int32_t *in = malloc(sizeof *in * (size_t)max_in);
     PlanScratch t = {malloc(sizeof(int) * max_r), malloc(sizeof(int) * max_r), malloc(sizeof(int) * max_r),
                      malloc(sizeof(int) * (max_c + 1)), malloc(sizeof(int) * max_r), malloc(sizeof(int) * max_r)};
     Plan pl = {0};
@@ -381,8 +403,10 @@ int assign_axon_types(Program **pp, const Program *fp, const Hw *hw, const uint8
                              hw, hw->tune.seed + (uint64_t)i * 0x9e3779b97f4a7c15ULL, &err2, &norm2);
     if (!rc)
         rc = add_ops(q, p, &pl, first_piece, in);
-    for (int i = 0; M && i < pl.n; i++)
-        free(M[i]);
+    for (int i = 0; i < pl.n; i++) {
+        free(M ? M[i] : NULL);
+        free(pl.piece[i].extra);
+    }
     free(M);
     free(row0);
     free(m2);
