@@ -47,6 +47,24 @@ static void solve_small(double *A, double *b, int k)
     }
 }
 
+#define BLAS_FROM 4000000 /* multiply-adds from which a product is worth OpenBLAS's threads */
+
+/* Y = M X (M: [R][R] symmetric, X, Y: [R][n]). */
+static void product(const double *M, int R, const double *X, int n, double *Y)
+{
+    if ((double)R * R * n >= BLAS_FROM) {
+        cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, R, n, 1.0, M, R, X, n, 0.0, Y, n);
+        return;
+    }
+    memset(Y, 0, sizeof *Y * (size_t)R * n);
+    for (int r = 0; r < R; r++)
+        for (int i = 0; i < R; i++) {
+            const double m = M[(size_t)r * R + i];
+            for (int j = 0; m != 0 && j < n; j++)
+                Y[(size_t)r * n + j] += m * X[(size_t)i * n + j];
+        }
+}
+
 typedef struct {
     int R, C, k;
     const int32_t *w;   /* [C][R] targets */
@@ -61,8 +79,13 @@ typedef struct {
 static void fit_values(Fit *f)
 {
     const int R = f->R, C = f->C, k = f->k;
-    cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, R, k, 1.0, f->M, R, f->N, k, 0.0, f->MN, k);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, R, 1.0, f->N, k, f->MN, k, 0.0, f->G, k);
+    product(f->M, R, f->N, k, f->MN);
+    memset(f->G, 0, sizeof *f->G * (size_t)k * k); /* G = Nᵀ M N: N is a 0/1 matrix */
+    for (int i = 0; i < R; i++)
+        for (int u = 0; u < k; u++)
+            if (f->N[(size_t)i * k + u] != 0)
+                for (int v = 0; v < k; v++)
+                    f->G[u * k + v] += f->MN[(size_t)i * k + v];
     double trace = 0;
     for (int t = 0; t < k; t++)
         trace += f->G[t * k + t];
@@ -92,7 +115,7 @@ static void price(Fit *f)
                 v -= f->N[(size_t)i * k + t] * f->S[(size_t)j * k + t];
             f->D[(size_t)i * C + j] = v;
         }
-    cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, R, C, 1.0, f->M, R, f->D, C, 0.0, f->P, C);
+    product(f->M, R, f->D, C, f->P);
 }
 
 /* The change of the error when row i's weights change by −d (d: [C]), and
@@ -103,8 +126,11 @@ static double change(Fit *f, int i, const double *d, int update)
     double g = 0, mii = f->M[(size_t)i * R + i];
     for (int j = 0; j < C; j++)
         g += -2 * d[j] * f->P[(size_t)i * C + j] + d[j] * d[j] * mii;
-    if (update) /* Δ_i −= d, so P −= M[:, i] dᵀ */
-        cblas_dger(CblasRowMajor, R, C, -1.0, f->M + (size_t)i * R, 1, d, 1, f->P, C);
+    for (int r = 0; update && r < R; r++) { /* Δ_i −= d, so P −= M[:, i] dᵀ (too small to thread) */
+        const double m = f->M[(size_t)i * R + r];
+        for (int j = 0; m != 0 && j < C; j++)
+            f->P[(size_t)r * C + j] -= m * d[j];
+    }
     return g;
 }
 

@@ -178,6 +178,30 @@ static int plan_block(const CoreBlock *b, int k, Plan *pl, PlanScratch *t)
     return 0;
 }
 
+#define GATHER_MAX 4096 /* samples (op × image) gathered for one dsyrk */
+
+/* M += scale · Σ over the ops of piece q's block and the nb images in v
+ * of x xᵀ (x: the piece's inputs), GATHER_MAX samples per dsyrk. */
+static void moments(const Program *p, const Plan *pl, int q, int block, const double *v, int nb, double scale,
+                    double *X, double *M)
+{
+    const Piece *pc = &pl->piece[q];
+    int n = 0;
+    for (int k = 0; k <= p->n_ops; k++) {
+        if (n && (k == p->n_ops || n + nb > GATHER_MAX)) {
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, pc->rows, n, scale, X, pc->rows, 1.0, M, pc->rows);
+            n = 0;
+        }
+        if (k == p->n_ops || p->ops[k].block != block)
+            continue;
+        for (int img = 0; img < nb; img++, n++)
+            for (int r = 0; r < pc->rows; r++) {
+                int32_t src = p->ops[k].in[pl->row[pc->row_at + r]];
+                X[(size_t)n * pc->rows + r] = src == PROGRAM_ZERO ? 0 : v[(size_t)src * nb + img];
+            }
+    }
+}
+
 /* Every neuron's value on the calibration images relative to its scale
  * group's largest (pixels: to 255), the unit that makes rows of different
  * groups comparable. Fills m2 (per neuron, the mean square) and M[q] for
@@ -193,10 +217,15 @@ static int calibrate_inputs(const Program *fp, const Program *p, const Plan *pl,
     for (int q = 0; q < pl->n; q++)
         max_r = pl->piece[q].rows > max_r ? pl->piece[q].rows : max_r;
     n = n < CALIB_MAX ? n : CALIB_MAX;
-    double *v = malloc(per_image * B), *top = calloc(G, sizeof *top), *X = malloc(sizeof *X * (size_t)max_r * B);
+    double *v = malloc(per_image * B), *top = calloc(G, sizeof *top);
+    double *X = malloc(sizeof *X * (size_t)max_r * (GATHER_MAX + B));
     float *in = malloc(sizeof *in * (size_t)fp->n_inputs * B);
     int *group = malloc(sizeof *group * N), *uses = calloc((size_t)p->n_blocks + 1, sizeof *uses);
-    int failed = !v || !top || !X || !in || !group || !uses || n < 1;
+    int *block_of = malloc(sizeof *block_of * (size_t)(pl->n + 1));
+    int failed = !v || !top || !X || !in || !group || !uses || !block_of;
+    for (int b = 0; !failed && b < p->n_blocks; b++)
+        for (int q = first_piece[b]; q < first_piece[b + 1]; q++)
+            block_of[q] = b;
     for (size_t i = 0; !failed && i < N; i++)
         group[i] = -1;
     for (int k = 0; !failed && k < fp->n_ops; k++) {
@@ -224,21 +253,9 @@ static int calibrate_inputs(const Program *fp, const Program *p, const Plan *pl,
                     *x = t > 0 ? *x / t : 0;
                     m2[i] += *x * *x / n;
                 }
-            for (int k = 0; pass == 1 && k < p->n_ops; k++) {
-                const CoreOp *op = &p->ops[k];
-                for (int q = first_piece[op->block]; q < first_piece[op->block + 1]; q++) {
-                    const Piece *pc = &pl->piece[q];
-                    if (!M[q])
-                        continue;
-                    for (int img = 0; img < nb; img++)
-                        for (int r = 0; r < pc->rows; r++) {
-                            int32_t src = op->in[pl->row[pc->row_at + r]];
-                            X[(size_t)img * pc->rows + r] = src == PROGRAM_ZERO ? 0 : v[(size_t)src * nb + img];
-                        }
-                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, pc->rows, nb,
-                                1.0 / ((double)n * uses[op->block]), X, pc->rows, 1.0, M[q], pc->rows);
-                }
-            }
+            for (int q = 0; pass == 1 && q < pl->n; q++)
+                if (M[q])
+                    moments(p, pl, q, block_of[q], v, nb, 1.0 / ((double)n * uses[block_of[q]]), X, M[q]);
         }
     for (int q = 0; !failed && q < pl->n; q++) /* dsyrk filled the upper triangle */
         for (int r = 0; M[q] && r < pl->piece[q].rows; r++)
@@ -250,6 +267,7 @@ static int calibrate_inputs(const Program *fp, const Program *p, const Plan *pl,
     free(in);
     free(group);
     free(uses);
+    free(block_of);
     return failed ? -1 : 0;
 }
 
@@ -393,8 +411,14 @@ int assign_axon_types(Program **pp, const Program *fp, const Hw *hw, const uint8
     for (int i = 0; !rc && i < pl.n; i++) /* lossy pieces get their inputs' second moments */
         if (!pl.piece[i].exact && !(M[i] = calloc((size_t)pl.piece[i].rows * pl.piece[i].rows, sizeof **M)))
             rc = -1;
-    if (!rc)
+    if (!rc && n_calib > 0)
         rc = calibrate_inputs(fp, p, &pl, first_piece, calib, n_calib, m2, M);
+    for (int i = 0; !rc && n_calib < 1 && i < pl.n; i++) { /* no data: every input alike, no refit */
+        free(M[i]);
+        M[i] = NULL;
+    }
+    for (int i = 0; !rc && n_calib < 1 && i < p->n_neurons; i++)
+        m2[i] = 1;
     if (!rc && !(a = row_weights(p, m2, row0)))
         rc = -1;
     for (size_t b = 0; !rc && b < NB; b++)
@@ -418,7 +442,7 @@ int assign_axon_types(Program **pp, const Program *fp, const Hw *hw, const uint8
     free(pl.row);
     if (rc) {
         program_free(q);
-        return errf(err, errlen, "axon types: out of memory");
+        return errf(err, errlen, "axon types: out of memory (%d blocks, %d pieces)", p->n_blocks, pl.n);
     }
     if (rel_error)
         *rel_error = norm2 > 0 ? sqrt(err2 / norm2) : 0;

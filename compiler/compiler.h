@@ -88,8 +88,11 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
  * none gains a reader. Other blocks are clustered (axon_cluster.h), each
  * row weighted by its input's mean square on up to 256 of the calibration
  * images run through fp, the float program *p was quantised from (neuron
- * for neuron). *p is replaced; rel_error (may be NULL) gets the relative
- * Frobenius error of all weights, ‖W' − W‖ / ‖W‖ over every block once. */
+ * for neuron), then refitted to the output error on those images, spending
+ * the crossbar's spare rows on copies of rows with other types where that
+ * lowers it (n_calib = 0: plain clustering). *p is replaced; rel_error (may
+ * be NULL) gets the relative Frobenius error of all weights, ‖W' − W‖ / ‖W‖
+ * over every block once. */
 int assign_axon_types(Program **p, const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib,
                       double *rel_error, char *err, size_t errlen);
 /* PIM ADC ranges (compiler/pim_range.c): with pim.adc_range = 0 and a real

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <hdf5.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,7 +262,7 @@ static Program *typed(const Program *fp, const Hw *hw, const uint8_t *px, int n,
     Hw hi = *hw;
     hi.weights.encoding = HW_ENC_INT;
     char err[1024];
-    Program *p, *q;
+    Program *p = NULL, *q = NULL;
     if (quantise_naive(fp, &hi, px, n, &p, err, sizeof err) || quantise_naive(fp, &hi, px, n, &q, err, sizeof err) ||
         assign_axon_types(&q, fp, hw, px, n, rel, err, sizeof err))
         fail_msg("%s", err);
@@ -287,6 +288,25 @@ static void assert_same_weights(const Program *a, const Program *b)
     }
 }
 
+/* Within each op, rows reading one neuron have different types (a chip
+ * holds one axon per neuron and type); returns the op rows beyond the
+ * plain program's (copies on spare rows). */
+static int check_copies(const Program *q, const Program *plain)
+{
+    long extra = 0;
+    for (int k = 0; k < q->n_ops; k++) {
+        const CoreBlock *b = &q->blocks[q->ops[k].block];
+        extra += b->rows;
+        for (int i = 0; i < b->rows; i++)
+            for (int r = 0; r < i; r++)
+                if (q->ops[k].in[i] == q->ops[k].in[r] && q->ops[k].in[i] != PROGRAM_ZERO)
+                    assert_int_not_equal(b->axon_type ? b->axon_type[i] : 0, b->axon_type ? b->axon_type[r] : 0);
+    }
+    for (int k = 0; k < plain->n_ops; k++)
+        extra -= plain->blocks[plain->ops[k].block].rows;
+    return (int)extra;
+}
+
 /* Random programs always fit (types in range, one weight per neuron and
  * type), keep their neurons and outputs, are deterministic, and fit better
  * with more types; k = rows is exact. */
@@ -294,6 +314,7 @@ static void test_random_programs_fit(void **state)
 {
     (void)state;
     g_rng = 7;
+    int copies = 0;
     for (int trial = 0; trial < 6; trial++) {
         int n_in = 8 + (int)(uniform() * 12), hidden = 2 + (int)(uniform() * 6);
         Program *fp = random_float(n_in, hidden, 3, 0);
@@ -314,6 +335,7 @@ static void test_random_programs_fit(void **state)
             }
             verify_report_free(&rep);
             assert_int_equal(q->n_neurons, plain->n_neurons);
+            copies += check_copies(q, plain);
             assert_memory_equal(q->outputs, plain->outputs, sizeof *q->outputs * (size_t)q->n_outputs);
             assert_same_weights(q, q2);
             assert_true(rel == rel2);
@@ -337,6 +359,7 @@ static void test_random_programs_fit(void **state)
         program_free(fp);
         free(px);
     }
+    assert_true(copies > 0); /* spare rows were spent somewhere */
 }
 
 /* Identical rows share a type at no cost; a relay's block-diagonal block
@@ -352,19 +375,24 @@ static void test_exact_cases(void **state)
     axon_hw(&hw, 2);
     hw.crossbar.rows = hw.crossbar.cols = 64;
     double rel;
+    char err[1024];
     Program *plain, *q = typed(fp, &hw, px, 40, &plain, &rel);
     assert_memory_equal(q->blocks[0].w, plain->blocks[0].w, sizeof(int32_t) * 12 * 5);
-    program_free(plain);
     program_free(q);
+    /* Without calibration images: plain clustering, still a fit. */
+    VerifyReport rep;
+    assert_int_equal(assign_axon_types(&plain, fp, &hw, px, 0, &rel, err, sizeof err), 0);
+    assert_true(rel > 0 && rel < 1);
+    assert_int_equal(verify(plain, &hw, &rep), 0);
+    verify_report_free(&rep);
+    program_free(plain);
 
     /* fan-out 1: every pixel read by both hidden ops gets a relay of two copies */
     Program *relayed;
-    char err[1024];
     assert_int_equal(add_relays(fp, 1, 64, &relayed, err, sizeof err), 0);
     hw.crossbar.fanout = 1;
     hw.weights.axon_types = 4;
     q = typed(relayed, &hw, px, 40, &plain, &rel);
-    VerifyReport rep;
     assert_int_equal(verify(q, &hw, &rep), 0);
     verify_report_free(&rep);
     assert_true(q->n_ops > plain->n_ops); /* the relay block was cut */
@@ -394,6 +422,29 @@ static void test_exact_cases(void **state)
     free(px);
 }
 
+/* The same types and weights on 1 and 2 threads. */
+static void test_threads(void **state)
+{
+    (void)state;
+    g_rng = 5;
+    Program *fp = random_float(120, 40, 10, 0);
+    uint8_t *px = random_pixels(200, 120);
+    Hw hw;
+    axon_hw(&hw, 4);
+    hw.crossbar.rows = hw.crossbar.cols = 256;
+    double r1, r2;
+    omp_set_num_threads(1);
+    Program *a = typed(fp, &hw, px, 200, NULL, &r1);
+    omp_set_num_threads(2);
+    Program *b = typed(fp, &hw, px, 200, NULL, &r2);
+    assert_same_weights(a, b);
+    assert_true(r1 == r2);
+    program_free(a);
+    program_free(b);
+    program_free(fp);
+    free(px);
+}
+
 /* lenet5 compiled naive for truenorth (4 axon types, fan-out 1) verifies clean. */
 static void test_truenorth_lenet5(void **state)
 {
@@ -413,7 +464,7 @@ static void test_truenorth_lenet5(void **state)
     if (model_load("models/lenet5.h5", &m, err, sizeof err) || hw_open("truenorth", NULL, 0, &hw, NULL, 0, err, sizeof err))
         fail_msg("%s", err);
     assert_int_equal(hw.weights.encoding, HW_ENC_AXON_TYPES);
-    Program *fp, *relayed, *p;
+    Program *fp = NULL, *relayed = NULL, *p = NULL;
     ReformOptions opt = {.rows = hw.crossbar.rows, .cols = hw.crossbar.cols};
     if (reform(m.net, &m.train.norm, &opt, &fp, err, sizeof err) ||
         add_relays(fp, hw.crossbar.fanout, hw.crossbar.cols, &relayed, err, sizeof err) ||
@@ -445,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_random_programs_fit),
         cmocka_unit_test(test_exact_cases),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_truenorth_lenet5),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
