@@ -79,6 +79,22 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
  * (raw pixels), no tuning. */
 int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out,
                    char *err, size_t errlen);
+/* Axon types (compiler/axon_types.c, weights.encoding = axon_types): makes
+ * an integer program fit k = weights.axon_types weights per neuron, each
+ * block row getting a type (CoreBlock.axon_type). A block whose columns
+ * fall into runs that read disjoint rows (relays, merges of partial sums,
+ * max-pool trees) is first cut into core ops of consecutive columns with at
+ * most k distinct rows each, which are exact; neurons keep their ids and
+ * none gains a reader. Other blocks are clustered (axon_cluster.h), each
+ * row weighted by its input's mean square on up to 256 of the calibration
+ * images run through fp, the float program *p was quantised from (neuron
+ * for neuron), then refitted to the output error on those images, spending
+ * the crossbar's spare rows on copies of rows with other types where that
+ * lowers it (n_calib = 0: plain clustering). *p is replaced; rel_error (may
+ * be NULL) gets the relative Frobenius error of all weights, ‖W' − W‖ / ‖W‖
+ * over every block once. */
+int assign_axon_types(Program **p, const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib,
+                      double *rel_error, char *err, size_t errlen);
 /* PIM ADC ranges (compiler/pim_range.c): with pim.adc_range = 0 and a real
  * ADC, each block's adc_full becomes the largest column sum its ADCs see
  * on (up to 64 of) the calibration images; otherwise nothing changes. */

@@ -266,6 +266,8 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     }
     if (!rc && program_set_outputs(p, fp->outputs, fp->n_outputs))
         rc = errf(err, errlen, "out of memory");
+    if (!rc && hw->weights.encoding == HW_ENC_AXON_TYPES)
+        rc = assign_axon_types(&p, fp, hw, calib, n_calib, NULL, err, errlen);
     if (!rc)
         rc = pim_adc_ranges(p, hw, calib, n_calib, err, errlen);
 done:

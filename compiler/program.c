@@ -100,6 +100,21 @@ int program_add_block_float(Program *p, int rows, int cols, const float *w, cons
     return p->n_blocks++;
 }
 
+int program_set_axon_types(Program *p, int b, const uint8_t *types)
+{
+    if (b < 0 || b >= p->n_blocks)
+        return -1;
+    CoreBlock *k = &p->blocks[b];
+    uint8_t *t = types ? malloc((size_t)k->rows) : NULL;
+    if (types && !t)
+        return -1;
+    if (t)
+        memcpy(t, types, (size_t)k->rows);
+    free(k->axon_type);
+    k->axon_type = t;
+    return 0;
+}
+
 int32_t program_add_op(Program *p, int block, const int32_t *in, int part, int group)
 {
     if (block < 0 || block >= p->n_blocks || group < 0 ||

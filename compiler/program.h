@@ -80,6 +80,9 @@ int program_add_block(Program *p, int rows, int cols, const int32_t *w, const in
 int program_add_block_float(Program *p, int rows, int cols, const float *w, const float *bias,
                             CoreActivation act);
 Program *program_create_float(int n_inputs);
+/* Gives block b a copy of types ([rows]), or none (NULL: every row type 0),
+ * freeing what it had. 0, or -1 (OOM, bad block). */
+int program_set_axon_types(Program *p, int b, const uint8_t *types);
 
 /* Adds a core op of block `block` reading `in` (a copy is kept); returns the
  * id of its first output neuron, or -1 (OOM, bad block, group < 0). */

@@ -20,6 +20,12 @@
  *   /blocks/adc_full    int64 [n_blocks]: a PIM block's ADC full scale (0 =
  *                       not set); files written before it existed lack it
  *                       and load with 0s
+ *   /blocks/axon_type   uint8: every block's [rows] axon types (encoding =
+ *                       axon_types), concatenated like the biases; only
+ *                       when some block has types (a block without them
+ *                       is stored as 0s, which is what NULL means). Files
+ *                       without it load with NULL everywhere, and so does a
+ *                       block whose stored types are all 0
  *   /blocks/weights_f, /blocks/bias_f   float32: the same for a float program
  *   /ops/block, out, part, group     int32 [n_ops]
  *   /ops/inputs         int32: every op's `rows` source neurons in op order
@@ -211,14 +217,21 @@ static int write_blocks(hid_t f, const Program *p)
     }
     int32_t *num = malloc(sizeof *num * (size_t)nb * 4);
     int64_t *adc_full = malloc(sizeof *adc_full * (size_t)nb);
+    size_t nr = 0;
+    int typed = 0;
+    for (int b = 0; b < nb; b++) {
+        nr += (size_t)p->blocks[b].rows;
+        typed |= !p->is_float && p->blocks[b].axon_type;
+    }
+    uint8_t *types = typed ? calloc(nr, 1) : NULL;
     const size_t wsize = p->is_float ? sizeof(float) : sizeof(int32_t);
     const size_t bsize = p->is_float ? sizeof(float) : sizeof(int64_t);
     char *w = malloc(wsize * nw), *bias = malloc(bsize * nc);
     hid_t g = H5Gcreate2(f, "blocks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = -1;
-    if (!num || !adc_full || !w || !bias || g < 0)
+    if (!num || !adc_full || !w || !bias || g < 0 || (typed && !types))
         goto out;
-    size_t ow = 0, oc = 0;
+    size_t ow = 0, oc = 0, orow = 0;
     for (int b = 0; b < nb; b++) {
         const CoreBlock *k = &p->blocks[b];
         size_t kw = (size_t)k->rows * k->cols;
@@ -230,14 +243,18 @@ static int write_blocks(hid_t f, const Program *p)
         memcpy(w + ow * wsize, p->is_float ? (const void *)k->wf : (const void *)k->w, kw * wsize);
         memcpy(bias + oc * bsize, p->is_float ? (const void *)k->bf : (const void *)k->bias,
                (size_t)k->cols * bsize);
+        if (types && k->axon_type)
+            memcpy(types + orow, k->axon_type, (size_t)k->rows);
         ow += kw;
         oc += (size_t)k->cols;
+        orow += (size_t)k->rows;
     }
     if (write_i32(g, "rows", num, (size_t)nb) || write_i32(g, "cols", num + nb, (size_t)nb) ||
         write_i32(g, "shift", num + 2 * nb, (size_t)nb) ||
         write_i32(g, "act", num + 3 * nb, (size_t)nb) ||
         write_array(g, "adc_full", H5T_STD_I64LE, H5T_NATIVE_INT64, sizeof *adc_full, adc_full,
-                    (size_t)nb))
+                    (size_t)nb) ||
+        (types && write_array(g, "axon_type", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, types, nr)))
         goto out;
     hid_t act = H5Dopen2(g, "act", H5P_DEFAULT);
     int bad = act < 0 || h5io_attr_str(act, "values", "0 relu, 1 linear") < 0;
@@ -257,6 +274,7 @@ out:
         rc = -1;
     free(num);
     free(adc_full);
+    free(types);
     free(w);
     free(bias);
     return rc;
@@ -505,13 +523,15 @@ typedef struct {
     int32_t *rows, *cols, *shift, *act;
     int32_t *w, *block, *out, *part, *group, *in, *outputs;
     int64_t *bias, *adc_full; /* adc_full: NULL in files from before it */
+    uint8_t *axon_type;       /* NULL in files without it */
     float *wf, *bf;
 } Raw;
 
 static void raw_free(Raw *r)
 {
     void *all[] = {r->rows, r->cols,    r->shift, r->act, r->w,  r->block, r->out,     r->part,
-                   r->group, r->in, r->outputs, r->bias,  r->adc_full, r->wf, r->bf};
+                   r->group, r->in, r->outputs, r->bias,  r->adc_full, r->wf, r->bf,
+                   r->axon_type};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         free(all[i]);
 }
@@ -619,6 +639,19 @@ static int read_adc_full(hid_t f, Raw *r, char *err, size_t errlen)
     return 0;
 }
 
+/* /blocks/axon_type: optional; else one per row of every block (any uint8
+ * is a type: the verifier checks them against weights.axon_types). */
+static int read_axon_types(hid_t f, Raw *r, int64_t n_rows, char *err, size_t errlen)
+{
+    int ex = has(f, "blocks/axon_type");
+    if (ex <= 0)
+        return ex ? errf(err, errlen, "/blocks/axon_type: cannot read (damaged file?)") : 0;
+    if (r->is_float)
+        return errf(err, errlen, "/blocks/axon_type: a float program has no axon types");
+    return read_array(f, "blocks/axon_type", H5T_INTEGER, H5T_NATIVE_UINT8, 1, n_rows,
+                      "rows of every block", (void **)&r->axon_type, NULL, err, errlen);
+}
+
 /* /blocks: counts, then the weights the counts call for. */
 static int read_blocks(hid_t f, Raw *r, char *err, size_t errlen)
 {
@@ -627,7 +660,7 @@ static int read_blocks(hid_t f, Raw *r, char *err, size_t errlen)
         read_i32(f, "blocks/shift", r->n_blocks, "one per block", &r->shift, NULL, err, errlen) ||
         read_i32(f, "blocks/act", r->n_blocks, "one per block", &r->act, NULL, err, errlen))
         return -1;
-    int64_t nw = 0, nc = 0;
+    int64_t nw = 0, nc = 0, nr = 0;
     for (int64_t b = 0; b < r->n_blocks; b++) {
         if (r->rows[b] < 1 || r->cols[b] < 1)
             return errf(err, errlen, "/blocks: block %lld has %d rows and %d columns", (long long)b,
@@ -641,10 +674,11 @@ static int read_blocks(hid_t f, Raw *r, char *err, size_t errlen)
                         (long long)b, r->act[b]);
         nw += (int64_t)r->rows[b] * r->cols[b];
         nc += r->cols[b];
+        nr += r->rows[b];
         if (nw > ARRAY_MAX)
             return errf(err, errlen, "/blocks: more than %d weights", ARRAY_MAX);
     }
-    if (read_adc_full(f, r, err, errlen))
+    if (read_adc_full(f, r, err, errlen) || read_axon_types(f, r, nr, err, errlen))
         return -1;
     const char *ww = "rows x cols of every block", *bw = "cols of every block";
     int bad;
@@ -709,7 +743,7 @@ static Program *build(const Raw *r)
         return NULL;
     p->io_bits = (int)r->io_bits;
     p->input_shift = (int)r->input_shift;
-    size_t ow = 0, oc = 0, oi = 0;
+    size_t ow = 0, oc = 0, oi = 0, orow = 0;
     for (int64_t b = 0; b < r->n_blocks; b++) {
         int rows = r->rows[b], cols = r->cols[b];
         CoreActivation act = r->act[b] == CORE_RELU ? CORE_RELU : CORE_LINEAR;
@@ -720,8 +754,15 @@ static Program *build(const Raw *r)
             goto oom;
         p->blocks[got].shift = r->shift[b];
         p->blocks[got].adc_full = r->adc_full ? r->adc_full[b] : 0;
+        const uint8_t *t = r->axon_type ? r->axon_type + orow : NULL;
+        int any = 0;
+        for (int i = 0; t && i < rows && !any; i++)
+            any = t[i] != 0;
+        if (any && program_set_axon_types(p, got, t))
+            goto oom;
         ow += (size_t)rows * cols;
         oc += (size_t)cols;
+        orow += (size_t)rows;
     }
     for (int64_t k = 0; k < r->n_ops; k++) {
         if (program_add_op(p, r->block[k], r->in + oi, r->part[k], r->group[k]) < 0)

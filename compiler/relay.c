@@ -149,6 +149,8 @@ int add_relays(const Program *p, int fanout, int cols, Program **out, char *err,
         if ((p->is_float ? program_add_block_float(q, b->rows, b->cols, b->wf, b->bf, b->act)
                          : program_add_block(q, b->rows, b->cols, b->w, b->bias, b->shift, b->act)) != i)
             rc = -1;
+        else if (program_set_axon_types(q, i, b->axon_type))
+            rc = -1;
         else
             q->blocks[i].adc_full = b->adc_full;
     }

@@ -39,6 +39,8 @@ typedef struct {
     long long w_val, w_lim;
     int b_col;                   /* the bias farthest outside; < 0: none */
     long long b_val, b_lim;
+    int t_row, t_col;            /* the first axon-type break; t_row < 0: none */
+    long long t_val, t_lim;
 } BlockCheck;
 
 /* The farthest value outside lo..hi so far: returns how far v is outside. */
@@ -60,10 +62,37 @@ static int accumulator_bits(const Hw *hw)
     return sums > reach ? sums : reach;
 }
 
+/* V_AXON_TYPES: the first row (in row order) with a type outside 0..k-1, or
+ * whose weight in some column differs from the first row of its type. */
+static void check_axon_types(const CoreBlock *b, int k, BlockCheck *c)
+{
+    int first[256]; /* per type: its earliest row, -1 none yet */
+    for (int t = 0; t < 256; t++)
+        first[t] = -1;
+    for (int i = 0; i < b->rows; i++) {
+        int t = b->axon_type ? b->axon_type[i] : 0;
+        if (t >= k) {
+            c->t_row = i, c->t_col = -1, c->t_val = t, c->t_lim = k;
+            return;
+        }
+        if (first[t] < 0) {
+            first[t] = i;
+            continue;
+        }
+        for (int j = 0; j < b->cols; j++) {
+            int32_t w = b->w[(size_t)j * b->rows + i], w0 = b->w[(size_t)j * b->rows + first[t]];
+            if (w != w0) {
+                c->t_row = i, c->t_col = j, c->t_val = w, c->t_lim = w0;
+                return;
+            }
+        }
+    }
+}
+
 static void check_block(const Program *p, const CoreBlock *b, const Hw *hw, BlockCheck *c)
 {
     memset(c, 0, sizeof *c);
-    c->w_row = c->w_col = c->b_col = -1;
+    c->w_row = c->w_col = c->b_col = c->t_row = -1;
     c->shape_ok = b->rows >= 1 && b->cols >= 1;
     c->data_ok = p->is_float ? b->wf && b->bf : b->w && b->bias;
     if (!c->shape_ok || !c->data_ok || p->is_float)
@@ -82,6 +111,8 @@ static void check_block(const Program *p, const CoreBlock *b, const Hw *hw, Bloc
                 }
             }
     }
+    if (hw->weights.encoding == HW_ENC_AXON_TYPES)
+        check_axon_types(b, hw->weights.axon_types, c);
     const int abits = accumulator_bits(hw);
     if (abits < 64) {
         const long long lo = -(1LL << (abits - 1)), hi = (long long)((1ULL << (abits - 1)) - 1);
@@ -136,6 +167,8 @@ static void check_op(Sink *s, const Program *p, const Hw *hw, const BlockCheck *
     const BlockCheck *c = &bc[bi];
     if (c->w_row >= 0)
         put(s, V_WEIGHT_RANGE, k, bi, c->w_row, c->w_col, c->w_val, c->w_lim, VS_NONE);
+    if (c->t_row >= 0)
+        put(s, V_AXON_TYPES, k, bi, c->t_row, c->t_col, c->t_val, c->t_lim, VS_NONE);
     if (c->b_col >= 0)
         put(s, V_BIAS_RANGE, k, bi, -1, c->b_col, c->b_val, c->b_lim, VS_NONE);
     if (!p->is_float && (b->shift < 0 || b->shift > hw->neuron.shift_max))

@@ -44,6 +44,18 @@
  *                   op counts as its own core: an upper bound. op = the
  *                   producer (-1 for a pixel), col = the neuron.
  *   V_IO_BITS       io_bits differs from io.bits (ANN and PIM modes).
+ *   V_AXON_TYPES    weights.encoding = axon_types with k = weights.axon_types
+ *                   (integer programs): a block row's axon type (NULL = all
+ *                   0) must lie in 0..k-1, and within each column all rows
+ *                   of one type must carry the same weight: W[j][i] depends
+ *                   only on (j, axon_type[i]), one weight per neuron and
+ *                   type. A weight of 0 is no exception (a row of another
+ *                   core op is simply not in this block). Once per op, the
+ *                   first break in row order: a bad type (row, col -1,
+ *                   value = the type, limit = k), else the first row whose
+ *                   weight in some column differs from the earliest row of
+ *                   its type there (row, col, value = its weight, limit =
+ *                   the earlier row's weight).
  *   V_FLOAT         a float program (the reform strategy's) is not runnable:
  *                   one violation for the program. The integer checks
  *                   (weights, biases, shifts, io bits) are then skipped; the
@@ -54,7 +66,6 @@
  * like ANN programs (the last layer is CORE_LINEAR there too: it integrates
  * without spiking), except V_IO_BITS (io.bits is unused in SNN mode); the
  * bias bound takes io.bits as given (1 in the SNN presets: a spike per step).
- * Not checked yet: axon-type weight sets (weights.encoding = axon_types).
  *
  * Order: program-wide, then blocks, then ops in order, then neurons (fan-out),
  * then outputs.
@@ -78,6 +89,7 @@ typedef enum {
     V_IO_BITS,
     V_STRUCTURE,
     V_FLOAT,
+    V_AXON_TYPES,
     V_COUNT
 } ViolationKind;
 

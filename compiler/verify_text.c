@@ -11,7 +11,7 @@ const char *verify_kind_name(ViolationKind k)
         [V_ROWS] = "rows",           [V_COLS] = "cols",           [V_WEIGHT_RANGE] = "weight_range",
         [V_BIAS_RANGE] = "bias_range", [V_SHIFT] = "shift",       [V_ACTIVATION] = "activation",
         [V_FANOUT] = "fanout",       [V_IO_BITS] = "io_bits",     [V_STRUCTURE] = "structure",
-        [V_FLOAT] = "float",
+        [V_FLOAT] = "float",         [V_AXON_TYPES] = "axon_types",
     };
     return (int)k >= 0 && k < V_COUNT ? names[k] : "?";
 }
@@ -138,6 +138,16 @@ int verify_describe(const VerifyReport *rep, int i, char *buf, size_t len)
         break;
     case V_STRUCTURE:
         structure(v, buf, len, &u);
+        break;
+    case V_AXON_TYPES:
+        if (v->col < 0)
+            add(buf, len, &u, "row %d has axon type %lld, outside 0..%lld (weights.axon_types)",
+                v->row, v->value, v->limit - 1);
+        else
+            add(buf, len, &u,
+                "weight %lld at row %d, col %d, but %lld on an earlier row of the same axon type "
+                "(weights.encoding = axon_types: one weight per neuron and type)",
+                v->value, v->row, v->col, v->limit);
         break;
     case V_FLOAT:
         add(buf, len, &u, "float weights (the reform strategy's); a chip runs integer programs");
