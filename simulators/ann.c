@@ -23,6 +23,7 @@
 
 #include <cblas.h>
 
+#include "ann_paths.h"
 #include "simulators.h"
 
 #define SCRATCH_DOUBLES (1 << 20)      /* per thread, for X and Y of one run */
@@ -225,6 +226,8 @@ typedef struct {
 
 static int run_all(const Program *p, const Io *io, int n)
 {
+    if (n < 0)
+        return -1;
     Plan pl;
     if (plan_make(p, &pl))
         return -1;
@@ -268,10 +271,21 @@ static int run_all(const Program *p, const Io *io, int n)
     return failed ? -1 : 0;
 }
 
+int ann_reference_run(const Program *p, const int32_t *inputs, const float *finputs, int n,
+                      int64_t *logits, float *flogits)
+{
+    if (p->is_float ? !finputs || !flogits : !inputs || !logits)
+        return -1;
+    Io io = {inputs, finputs, logits, flogits};
+    return run_all(p, &io, n);
+}
+
 int ann_run(const Program *p, const int32_t *inputs, int n, int64_t *logits)
 {
     if (p->is_float)
         return -1;
+    if (ann_fast_fits(p, inputs, n))
+        return ann_fast_run(p, inputs, n, logits);
     Io io = {inputs, NULL, logits, NULL};
     return run_all(p, &io, n);
 }

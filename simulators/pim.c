@@ -180,6 +180,8 @@ int pim_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits)
 {
     if (!chip || n < 0)
         return -1;
+    if (chip->fast)
+        return pim_fast_run(chip, inputs, n, logits);
     int failed = 0;
 #pragma omp parallel
     {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../compiler/program.h"
+#include "simulators.h"
 
 /* 128-bit integers for the exact ADC arithmetic (GCC and Clang). */
 __extension__ typedef __int128 pim_i128;
@@ -24,6 +25,9 @@ typedef struct {
     int64_t *g;     /* [arrays][cells][rows][cols]: conductances in units of 2^-frac_bits level */
 } PimBlock;
 
+/* The fast path's plan (pim_fast.c), made when the chip is programmed. */
+typedef struct PimFast PimFast;
+
 struct PimChip {
     /* the periphery, from the hardware description */
     int io_bits;
@@ -40,6 +44,16 @@ struct PimChip {
     size_t *op_first;           /* [n_ops]: where the op's source neurons start in `in` */
     int32_t *in;                /* every op's `rows` source neurons, in op order */
     int32_t *outputs;           /* [n_outputs] */
+    PimFast *fast;              /* NULL: pim_run takes the reference path of pim.c */
 };
+
+/* pim_fast.c: the fast path's plan for a chip just programmed from p, or
+ * NULL when the chip is outside it (conductance noise, io_bits > 8, sums
+ * beyond its exact ranges, an op reading a logit) or on OOM; pim_run then
+ * runs pim.c's reference path, which gives the same logits. */
+PimFast *pim_fast_make(const PimChip *chip, const Program *p);
+void pim_fast_free(PimFast *f);
+/* pim_run on chip->fast (not NULL): 0, or -1 on OOM. */
+int pim_fast_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits);
 
 #endif

@@ -25,6 +25,7 @@ void pim_free(PimChip *chip)
     free(chip->op_first);
     free(chip->in);
     free(chip->outputs);
+    pim_fast_free(chip->fast);
     free(chip);
 }
 
@@ -275,6 +276,7 @@ PimChip *pim_program(const Program *p, const Hw *hw, char *err, size_t errlen)
         goto fail;
     }
     free(seeds);
+    chip->fast = pim_fast_make(chip, p); /* NULL: the reference path, as exact */
     return chip;
 fail:
     free(seeds);

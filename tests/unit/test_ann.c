@@ -8,12 +8,14 @@
 #include <cmocka.h>
 
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler/compiler.h"
 #include "compiler/program.h"
 #include "nn/nn.h"
+#include "simulators/ann_paths.h"
 #include "simulators/simulators.h"
 
 /* 4 inputs → a shared 3×2 ReLU block at two positions (one padded) → a 4×3 linear block. */
@@ -243,6 +245,159 @@ static void test_relay_tree(void **state)
     program_free(p);
 }
 
+/* ------------------------------------------- fast path = reference */
+
+/* A block of the kinds the fast path treats apart: dense random weights
+ * (some columns negated or repeated copies of others: the split pairs),
+ * or sparse ±small weights (pooling trees, merges); random shift and
+ * biases that push the ReLU into both clamps. */
+static int random_block(Program *p, Rng *r, int rows, int cols, CoreActivation act, int wbits)
+{
+    int32_t *w = calloc((size_t)rows * cols, sizeof *w);
+    int64_t *bias = malloc(sizeof *bias * (size_t)cols);
+    const int sparse = rng_below(r, 3) == 0, wmax = (1 << (wbits - 1)) - 1;
+    for (int j = 0; j < cols; j++) {
+        int32_t *col = w + (size_t)j * rows;
+        if (j > 0 && rng_below(r, 3) == 0) { /* a copy of an earlier column, maybe negated */
+            const int32_t *from = w + (size_t)rng_below(r, (uint32_t)j) * rows;
+            const int32_t sign = rng_below(r, 2) ? -1 : 1;
+            for (int i = 0; i < rows; i++)
+                col[i] = sign * from[i];
+        } else if (sparse) {
+            for (int t = 0, nz = 1 + (int)rng_below(r, 3); t < nz; t++)
+                col[rng_below(r, (uint32_t)rows)] = (int32_t)rng_below(r, 5) - 2;
+        } else {
+            for (int i = 0; i < rows; i++)
+                col[i] = rng_below(r, 9) == 0 ? -wmax - 1 : (int32_t)rng_below(r, (uint32_t)(2 * wmax + 1)) - wmax;
+        }
+        bias[j] = (int64_t)rng_below(r, 20001) - 10000;
+    }
+    int shift = act == CORE_RELU ? (int)rng_below(r, 13) : 0;
+    int b = program_add_block(p, rows, cols, w, bias, shift, act);
+    assert_true(b >= 0);
+    free(w);
+    free(bias);
+    return b;
+}
+
+/* Layers of blocks with several ops each (runs of the fast path), reading
+ * random earlier neurons (1 in 10 rows wired to 0), then linear outputs. */
+static Program *random_layered(Rng *r, int io_bits, int wbits)
+{
+    const int n_in = 20 + (int)rng_below(r, 60);
+    Program *p = program_create(n_in, io_bits);
+    int32_t *pool = malloc(sizeof *pool * 20000), *in = malloc(sizeof *in * 300), outs[256];
+    int n_pool = 0, n_outs = 0;
+    for (int i = 0; i < n_in; i++)
+        pool[n_pool++] = i;
+    for (int layer = 0, layers = 1 + (int)rng_below(r, 4); layer < layers; layer++) {
+        int added = n_pool;
+        for (int blocks = 1 + (int)rng_below(r, 3); blocks > 0; blocks--) {
+            int rows = 1 + (int)rng_below(r, 300), cols = 1 + (int)rng_below(r, 40);
+            int b = random_block(p, r, rows, cols, CORE_RELU, wbits);
+            for (int ops = 1 + (int)rng_below(r, 40); ops > 0 && n_pool + cols < 20000; ops--) {
+                for (int i = 0; i < rows; i++)
+                    in[i] = rng_below(r, 10) == 0 ? PROGRAM_ZERO : pool[rng_below(r, (uint32_t)added)];
+                int32_t out = program_add_op(p, b, in, layer, layer);
+                assert_true(out >= 0);
+                for (int j = 0; j < cols; j++)
+                    pool[n_pool++] = out + j;
+            }
+        }
+    }
+    int rows = 1 + (int)rng_below(r, 200), cols = 1 + (int)rng_below(r, 12);
+    int lin = random_block(p, r, rows, cols, CORE_LINEAR, wbits);
+    for (int ops = 1 + (int)rng_below(r, 3); ops > 0; ops--) {
+        for (int i = 0; i < rows; i++)
+            in[i] = rng_below(r, 10) == 0 ? PROGRAM_ZERO : pool[rng_below(r, (uint32_t)n_pool)];
+        int32_t out = program_add_op(p, lin, in, 99, 99);
+        for (int j = 0; j < cols; j++)
+            outs[n_outs++] = out + j;
+    }
+    assert_int_equal(program_set_outputs(p, outs, n_outs), 0);
+    char err[256];
+    if (program_validate(p, err, sizeof err))
+        fail_msg("%s", err);
+    free(pool);
+    free(in);
+    return p;
+}
+
+static void expect_same_as_reference(const Program *p, const int32_t *x, int n, int want_fast)
+{
+    assert_int_equal(ann_fast_fits(p, x, n), want_fast);
+    size_t bytes = sizeof(int64_t) * (size_t)n * p->n_outputs;
+    int64_t *a = malloc(bytes ? bytes : 1), *b = malloc(bytes ? bytes : 1);
+    assert_int_equal(ann_run(p, x, n, a), 0);
+    assert_int_equal(ann_reference_run(p, x, NULL, n, b, NULL), 0);
+    assert_memory_equal(a, b, bytes);
+    free(a);
+    free(b);
+}
+
+/* Random programs of 1..8-bit I/O and 2..8-bit weights (ReLU saturating at
+ * both ends, zero rows, negated and repeated columns, sparse blocks, runs
+ * longer than a chunk), 1..300 images: the fast path gives the reference's
+ * logits bit for bit, on 1 and 2 threads. */
+static void test_fast_equals_reference(void **state)
+{
+    (void)state;
+    Rng r;
+    rng_seed(&r, 2024);
+    const int threads = omp_get_max_threads();
+    long logits = 0;
+    for (int trial = 0; trial < 24; trial++) {
+        const int io_bits = 1 + (int)rng_below(&r, 8), wbits = 2 + (int)rng_below(&r, 7);
+        Program *p = random_layered(&r, io_bits, wbits);
+        const int n = 1 + (int)rng_below(&r, 300), top = (1 << io_bits) - 1;
+        int32_t *x = malloc(sizeof *x * (size_t)n * p->n_inputs);
+        for (int i = 0; i < n * p->n_inputs; i++) /* the first image all top */
+            x[i] = i < p->n_inputs ? top : (int32_t)rng_below(&r, (uint32_t)top + 1);
+        omp_set_num_threads(1 + trial % 2);
+        expect_same_as_reference(p, x, n, 1);
+        logits += (long)n * p->n_outputs;
+        free(x);
+        program_free(p);
+    }
+    omp_set_num_threads(threads);
+    printf("fast path = reference on %ld logits\n", logits);
+}
+
+/* What the fast path leaves to the reference: inputs out of range, sums
+ * beyond float's exact integers, an op reading a logit, a float program. */
+static void test_fast_path_refusals(void **state)
+{
+    (void)state;
+    Program *p = small_program();
+    int32_t x[4] = {3, 5, 7, 2};
+    expect_same_as_reference(p, x, 1, 1);
+    x[2] = 16; /* outside 0..15 */
+    expect_same_as_reference(p, x, 1, 0);
+    x[2] = 7;
+    p->blocks[1].w[0] = 1 << 21; /* 2^21 · 15 > 2^24 */
+    expect_same_as_reference(p, x, 1, 0);
+    program_free(p);
+
+    p = program_create(1, 8); /* a linear neuron read by an op */
+    int lin = program_add_block(p, 1, 1, (int32_t[]){3}, NULL, 0, CORE_LINEAR);
+    int32_t h = program_add_op(p, lin, (int32_t[]){0}, 0, 0);
+    int32_t o = program_add_op(p, lin, &h, 1, 1);
+    assert_int_equal(program_set_outputs(p, &o, 1), 0);
+    expect_same_as_reference(p, (int32_t[]){200}, 1, 0);
+    program_free(p);
+
+    p = program_create_float(1);
+    assert_int_equal(program_add_block_float(p, 1, 1, (float[]){1}, NULL, CORE_LINEAR), 0);
+    assert_int_equal(program_add_op(p, 0, (int32_t[]){0}, 0, 0), 1);
+    assert_int_equal(program_set_outputs(p, (int32_t[]){1}, 1), 0);
+    assert_int_equal(ann_fast_fits(p, (int32_t[]){0}, 1), 0);
+    float fx = 2.5f, fa, fb;
+    assert_int_equal(ann_run_float(p, &fx, 1, &fa), 0);
+    assert_int_equal(ann_reference_run(p, NULL, &fx, 1, NULL, &fb), 0);
+    assert_true(fa == fb && fa == 2.5f);
+    program_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +407,8 @@ int main(void)
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_relays),
         cmocka_unit_test(test_relay_tree),
+        cmocka_unit_test(test_fast_equals_reference),
+        cmocka_unit_test(test_fast_path_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

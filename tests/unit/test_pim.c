@@ -429,6 +429,117 @@ static void test_cell_statistics(void **state)
     program_free(p);
 }
 
+/* ------------------------------------------- fast path = reference */
+
+/* Layers of blocks shared by several ops (the fast path's runs): dense
+ * weights with columns copied or negated from others (split pairs), or
+ * sparse small weights (pooling trees); a random ADC full scale per block,
+ * often far below the largest column sum (saturating), or unset. */
+static Program *random_layered(Rng *r, int io_bits, int wbits)
+{
+    const int n_in = 10 + (int)rng_below(r, 40);
+    Program *p = program_create(n_in, io_bits);
+    int32_t pool[4096], in[100], outs[64];
+    int n_pool = 0, n_outs = 0;
+    for (int i = 0; i < n_in; i++)
+        pool[n_pool++] = i;
+    for (int layer = 0, layers = 1 + (int)rng_below(r, 3); layer <= layers; layer++) {
+        const int last = layer == layers, made = n_pool;
+        const int rows = 1 + (int)rng_below(r, 100), cols = 1 + (int)rng_below(r, last ? 8 : 24);
+        int32_t *w = calloc((size_t)rows * cols, sizeof *w);
+        int64_t bias[24];
+        const int sparse = rng_below(r, 3) == 0;
+        for (int j = 0; j < cols; j++) {
+            int32_t *col = w + (size_t)j * rows;
+            if (j && rng_below(r, 2)) {
+                const int32_t *from = w + (size_t)rng_below(r, (uint32_t)j) * rows, sg = rng_below(r, 2) ? -1 : 1;
+                for (int i = 0; i < rows; i++) /* −(−2^(bits−1)) does not fit: clip */
+                    col[i] = sg * from[i] > (1 << (wbits - 1)) - 1 ? (1 << (wbits - 1)) - 1 : sg * from[i];
+            } else {
+                for (int i = 0; i < rows; i++)
+                    col[i] = sparse ? (rng_below(r, 8) ? 0 : (int32_t)rng_below(r, 3) - 1) : weight(r, wbits);
+            }
+            bias[j] = (int64_t)rng_below(r, 4001) - 2000;
+        }
+        const CoreActivation act = last ? CORE_LINEAR : CORE_RELU;
+        int b = program_add_block(p, rows, cols, w, bias, act == CORE_RELU ? (int)rng_below(r, 9) : 0, act);
+        assert_true(b >= 0);
+        free(w);
+        p->blocks[b].adc_full = rng_below(r, 2) ? 1 + (int64_t)rng_below(r, 50u * (uint32_t)rows) : 0;
+        for (int ops = last ? 1 + (int)rng_below(r, 2) : 1 + (int)rng_below(r, 20); ops > 0; ops--) {
+            if (n_pool + cols > 4096)
+                break;
+            for (int i = 0; i < rows; i++)
+                in[i] = rng_below(r, 8) == 0 ? PROGRAM_ZERO : pool[rng_below(r, (uint32_t)made)];
+            int32_t out = program_add_op(p, b, in, layer, layer);
+            assert_true(out >= 0);
+            for (int j = 0; j < cols; j++)
+                if (last)
+                    outs[n_outs++] = out + j;
+                else
+                    pool[n_pool++] = out + j;
+        }
+    }
+    assert_int_equal(program_set_outputs(p, outs, n_outs), 0);
+    char err[256];
+    if (program_validate(p, err, sizeof err))
+        fail_msg("%s", err);
+    return p;
+}
+
+/* Differential yes/no × DAC 0/1/3 × the int encoding or 1, 2, 4 cells ×
+ * ideal, 3- and 6-bit ADCs, with and without stuck cells, and with noise
+ * (which the fast path leaves to the reference): pim_run's fast path gives
+ * the reference path's logits bit for bit. */
+static void test_fast_equals_reference(void **state)
+{
+    (void)state;
+    Rng r;
+    rng_seed(&r, 77);
+    const int dacs[] = {0, 1, 3}, cells[] = {0, 1, 2, 4}, adcs[] = {0, 3, 6}, images = 40;
+    long checked = 0;
+    for (int diff = 0; diff <= 1; diff++)
+        for (size_t d = 0; d < 3; d++)
+            for (size_t c = 0; c < 4; c++)
+                for (size_t a = 0; a < 3; a++)
+                    for (int imperfect = 0; imperfect < 3; imperfect++) {
+                        const int wbits = 8, io_bits = 2 + (int)rng_below(&r, 7);
+                        Hw hw = chip_hw(wbits, cells[c], cells[c] ? wbits / cells[c] : 0, dacs[d], diff,
+                                        adcs[a]);
+                        hw.pim.seed = 1 + rng_below(&r, 1000);
+                        hw.pim.stuck_at_rate = imperfect == 1 ? 0.05 : 0;
+                        hw.pim.noise_sigma = imperfect == 2 ? 0.05 : 0;
+                        Program *p = random_layered(&r, io_bits, wbits);
+                        int32_t *x = random_images(&r, p, images);
+                        x[2 * p->n_inputs] = 1 << io_bits; /* out of range: the DAC clamps */
+                        const size_t bytes = sizeof(int64_t) * images * p->n_outputs;
+                        int64_t *fast = malloc(bytes), *ref = malloc(bytes);
+                        PimChip *chip = program_ok(p, &hw);
+                        if ((chip->fast != NULL) != (imperfect != 2))
+                            fail_msg("differential %d, dac %d, cells %d, adc %d, imperfect %d: fast "
+                                     "path %s", diff, dacs[d], cells[c], adcs[a], imperfect,
+                                     chip->fast ? "taken" : "refused");
+                        assert_int_equal(pim_run(chip, x, images, fast), 0);
+                        PimFast *keep = chip->fast;
+                        chip->fast = NULL;
+                        assert_int_equal(pim_run(chip, x, images, ref), 0);
+                        chip->fast = keep;
+                        for (size_t o = 0; o < bytes / sizeof *ref; o++)
+                            if (fast[o] != ref[o])
+                                fail_msg("differential %d, dac %d, cells %d, adc %d, imperfect %d: "
+                                         "logit %zu: fast %lld, reference %lld",
+                                         diff, dacs[d], cells[c], adcs[a], imperfect, o,
+                                         (long long)fast[o], (long long)ref[o]);
+                        checked += (long)(bytes / sizeof *ref);
+                        pim_free(chip);
+                        free(fast);
+                        free(ref);
+                        free(x);
+                        program_free(p);
+                    }
+    printf("fast path = reference on %ld logits\n", checked);
+}
+
 /* ------------------------------------------------------------- refusals */
 
 static void expect_refused(const Program *p, const Hw *hw, const char *part)
@@ -539,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_ideal_equals_ann),  cmocka_unit_test(test_threads_and_order),
         cmocka_unit_test(test_seeds),             cmocka_unit_test(test_cell_statistics),
         cmocka_unit_test(test_refused),           cmocka_unit_test(test_lenet5_prime),
+        cmocka_unit_test(test_fast_equals_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
