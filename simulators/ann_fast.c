@@ -1,11 +1,12 @@
 /* The ANN simulator's fast path (ann_paths.h): integer programs of up to
  * 8-bit I/O whose sums stay exact in float.
  *
- * Layout. A thread takes a batch of L images (L a multiple of LANE_BLOCK);
- * every neuron holds one byte per lane, v[neuron · L + lane], the value
- * 0 .. top (inputs are checked, ReLU outputs are clamped, and no op reads a
- * logit, which live apart as int64). Ops run in the order of op_schedule.h:
- * the ops of one block and level form a run.
+ * Layout. A thread takes a batch of L images (L a multiple of LANE_BLOCK,
+ * lanes.h); every live neuron holds one byte per lane in its value slot
+ * (op_schedule.h), v[slot · L + lane], the value 0 .. top (inputs are
+ * checked, ReLU outputs are clamped, and no op reads a logit, which live
+ * apart as int64). Ops run in the order of op_schedule.h: the ops of one
+ * block and level form a run.
  *
  * Dense blocks: a run (in chunks that keep the gathered X near 1 MB) is one
  * sgemm Y = Wb · X, X holding the rows of every op and lane as floats and
@@ -37,6 +38,7 @@
 
 #define X_FLOATS (1 << 18)    /* a run's gathered rows per chunk: 1 MB */
 #define VALUE_BYTES (256u << 20) /* per thread, for the neuron values */
+#define PREFETCH_ROWS 8       /* how far ahead the gather asks for its rows */
 #define SPARSE_DENSITY 8      /* sparse: nonzeros <= rows · cols / 8 */
 #define FLOAT_EXACT 16777216.0 /* 2^24 */
 #define INT32_ROOM 2147483648.0 /* 2^31 */
@@ -262,13 +264,13 @@ static int plan_make(const Program *p, int n, FastPlan *pl)
 {
     memset(pl, 0, sizeof *pl);
     pl->p = p;
-    pl->lanes = lanes_for(n, (size_t)p->n_neurons, VALUE_BYTES);
     pl->fb = calloc((size_t)(p->n_blocks > 0 ? p->n_blocks : 1), sizeof *pl->fb);
     pl->slot = malloc(sizeof *pl->slot * (size_t)(p->n_ops > 0 ? p->n_ops : 1));
     pl->out_slot = malloc(sizeof *pl->out_slot * (size_t)(p->n_outputs > 0 ? p->n_outputs : 1));
     int *neuron_slot = malloc(sizeof *neuron_slot * (size_t)(p->n_neurons > 0 ? p->n_neurons : 1));
     if (!pl->fb || !pl->slot || !pl->out_slot || !neuron_slot || op_schedule_make(p, &pl->sched))
         goto fail;
+    pl->lanes = lanes_for(n, (size_t)pl->sched.n_slots, VALUE_BYTES);
     for (int b = 0; b < p->n_blocks; b++)
         if (make_block(p, &p->blocks[b], pl->lanes, pl, &pl->fb[b]))
             goto fail;
@@ -296,7 +298,7 @@ fail:
 
 /* Column j of op k from its accumulators acc[0 .. L) (exact integers) times
  * sign: a ReLU's bytes, or a linear op's logits. */
-static void finish_column(const FastPlan *pl, const CoreBlock *b, const FastBlock *f, int k, int j,
+LANES_HOT static void finish_column(const FastPlan *pl, const CoreBlock *b, const FastBlock *f, int k, int j,
                           const float *restrict acc, float sign, uint8_t *restrict v,
                           int64_t *restrict lin)
 {
@@ -309,7 +311,7 @@ static void finish_column(const FastPlan *pl, const CoreBlock *b, const FastBloc
                 dst[l] = (int64_t)(int32_t)(sign * acc[l]) + bias;
         return;
     }
-    uint8_t *restrict dst = v + (size_t)(pl->p->ops[k].out + j) * L;
+    uint8_t *restrict dst = v + (size_t)(pl->sched.out[k] + j) * L;
     const int32_t bh = f->bh[j], top = (1 << pl->p->io_bits) - 1;
     const int shift = b->shift;
     for (int l0 = 0; l0 < L; l0 += LANE_BLOCK)
@@ -321,15 +323,17 @@ static void finish_column(const FastPlan *pl, const CoreBlock *b, const FastBloc
 }
 
 /* nq ops (indices ops[0 .. nq)) of a dense block: gather, sgemm, finish. */
-static void run_dense(const FastPlan *pl, const CoreBlock *b, const FastBlock *f, const int *ops,
+LANES_HOT static void run_dense(const FastPlan *pl, const CoreBlock *b, const FastBlock *f, const int *ops,
                       int nq, uint8_t *v, int64_t *lin, float *x, float *y)
 {
-    const Program *p = pl->p;
     const int L = pl->lanes, width = nq * L;
     for (int q = 0; q < nq; q++) {
-        const int32_t *in = p->ops[ops[q]].in;
+        const int32_t *in = pl->sched.in + pl->sched.first[ops[q]];
         for (int i = 0; i < b->rows; i++) {
             float *restrict dst = x + (size_t)i * width + (size_t)q * L;
+            /* rows are scattered reads: ask for a later one early */
+            if (i + PREFETCH_ROWS < b->rows && in[i + PREFETCH_ROWS] != PROGRAM_ZERO)
+                __builtin_prefetch(v + (size_t)in[i + PREFETCH_ROWS] * L);
             if (in[i] == PROGRAM_ZERO) {
                 memset(dst, 0, sizeof *dst * (size_t)L);
                 continue;
@@ -349,11 +353,11 @@ static void run_dense(const FastPlan *pl, const CoreBlock *b, const FastBlock *f
 }
 
 /* One op of a sparse block: each column adds its weighted lane vectors. */
-static void run_sparse(const FastPlan *pl, const CoreBlock *b, const FastBlock *f, int k, uint8_t *v,
+LANES_HOT static void run_sparse(const FastPlan *pl, const CoreBlock *b, const FastBlock *f, int k, uint8_t *v,
                        int64_t *lin)
 {
     const int L = pl->lanes;
-    const int32_t *in = pl->p->ops[k].in;
+    const int32_t *in = pl->sched.in + pl->sched.first[k];
     float acc[MAX_LANES];
     for (int j = 0; j < b->cols; j++) {
         memset(acc, 0, sizeof *acc * (size_t)L);
@@ -409,7 +413,7 @@ int ann_fast_run(const Program *p, const int32_t *inputs, int n, int64_t *logits
     int failed = 0;
 #pragma omp parallel
     {
-        uint8_t *v = lanes_alloc((size_t)(p->n_neurons > 0 ? p->n_neurons : 1) * L);
+        uint8_t *v = lanes_alloc((size_t)(pl.sched.n_slots > 0 ? pl.sched.n_slots : 1) * L);
         int64_t *lin = malloc(sizeof *lin * (size_t)(pl.n_slots > 0 ? pl.n_slots : 1) * L);
         float *x = lanes_alloc(sizeof *x * (pl.x_floats ? pl.x_floats : 1));
         float *y = lanes_alloc(sizeof *y * (pl.y_floats ? pl.y_floats : 1));

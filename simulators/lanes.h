@@ -7,7 +7,16 @@
 #include <stddef.h>
 
 #define LANE_BLOCK 16  /* lanes go in blocks of this many (vectorisable loops) */
-#define MAX_LANES 128  /* images a thread takes at once */
+#define MAX_LANES 64   /* images a thread takes at once */
+
+/* The lane loops compiled twice, for AVX2 and for the baseline x86-64,
+ * one picked when the program loads (GCC's and Clang's function clones);
+ * the arithmetic, and so every result, is the same in both. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__SANITIZE_ADDRESS__)
+#define LANES_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define LANES_HOT
+#endif
 
 /* L for n images over the threads: a multiple of LANE_BLOCK, at most
  * MAX_LANES, and n_neurons · L within max_bytes where possible. */

@@ -3,7 +3,8 @@
  *
  * It takes chips without conductance noise (every conductance an integer
  * level, G = 0), I/O of at most 8 bits and ops that read no logit. Images go
- * in batches of L lanes of bytes (lanes.h), ops in the runs of op_schedule.h.
+ * in batches of L lanes of bytes (lanes.h) in the value slots of
+ * op_schedule.h, ops in its runs.
  *
  * Dense blocks: one sgemm per chunk of a run computes every column sum of
  * every (array, cell) and slice at once: the rows of the stacked matrix are
@@ -41,6 +42,7 @@
 
 #define X_FLOATS (1 << 18)       /* a run's gathered slices per chunk: 1 MB */
 #define VALUE_BYTES (256u << 20) /* per thread, for the neuron values */
+#define PREFETCH_ROWS 8          /* how far ahead the gather asks for its rows */
 #define SPARSE_DENSITY 8         /* sparse: nonzero cells <= all cells / 8 */
 #define TABLE_MAX (1 << 20)      /* largest s_max given an ADC table */
 #define FLOAT_EXACT 16777216.0   /* 2^24 */
@@ -131,7 +133,8 @@ static int same_column(const PimChip *chip, const PimBlock *b, int j, int k)
         for (int i = 0; i < b->rows && (as_is || swapped); i++)
             for (int a = 0; a < chip->arrays; a++) {
                 as_is &= cell(chip, b, a, c, i, j) == cell(chip, b, a, c, i, k);
-                swapped &= cell(chip, b, a, c, i, j) == cell(chip, b, 1 - a, c, i, k);
+                if (swapped) /* two arrays only */
+                    swapped &= cell(chip, b, a, c, i, j) == cell(chip, b, 1 - a, c, i, k);
             }
     return as_is ? 1 : swapped ? -1 : 0;
 }
@@ -337,7 +340,7 @@ typedef struct {
 } Batch;
 
 /* The neuron from C (lanes of the shift-and-added codes) and Σ x. */
-static void finish_column(const Batch *bt, const PimBlock *b, int k, int j, const int32_t *restrict c,
+LANES_HOT static void finish_column(const Batch *bt, const PimBlock *b, int k, int j, const int32_t *restrict c,
                           const float *restrict sum_x)
 {
     const PimChip *chip = bt->chip;
@@ -358,7 +361,7 @@ static void finish_column(const Batch *bt, const PimBlock *b, int k, int j, cons
             continue;
         }
         int64_t y = b->shift ? (acc + ((int64_t)1 << (b->shift - 1))) >> b->shift : acc;
-        bt->v[(size_t)(chip->op_out[k] + j) * L + l] = (uint8_t)(y < 0 ? 0 : y > top ? top : y);
+        bt->v[(size_t)(pf->sched.out[k] + j) * L + l] = (uint8_t)(y < 0 ? 0 : y > top ? top : y);
     }
 }
 
@@ -382,15 +385,18 @@ static inline void add_codes(const FastBlock *f, int32_t weight, const float *re
     }
 }
 
-static void run_dense(const Batch *bt, const PimBlock *b, const FastBlock *f, const int *ops, int nq)
+LANES_HOT static void run_dense(const Batch *bt, const PimBlock *b, const FastBlock *f, const int *ops, int nq)
 {
     const PimChip *chip = bt->chip;
     const PimFast *pf = chip->fast;
     const int L = bt->lanes, n = nq * L, width = chip->slices * n, d = chip->dac_bits;
     const int mask = (1 << d) - 1;
     for (int q = 0; q < nq; q++) {
-        const int32_t *in = chip->in + chip->op_first[ops[q]];
-        for (int i = 0; i < b->rows; i++)
+        const int32_t *in = pf->sched.in + pf->sched.first[ops[q]];
+        for (int i = 0; i < b->rows; i++) {
+            /* rows are scattered reads: ask for a later one early */
+            if (i + PREFETCH_ROWS < b->rows && in[i + PREFETCH_ROWS] != PROGRAM_ZERO)
+                __builtin_prefetch(bt->v + (size_t)in[i + PREFETCH_ROWS] * L);
             for (int s = 0; s < chip->slices; s++) {
                 float *restrict dst = bt->x + (size_t)i * width + (size_t)s * n + (size_t)q * L;
                 if (in[i] == PROGRAM_ZERO) {
@@ -402,6 +408,7 @@ static void run_dense(const Batch *bt, const PimBlock *b, const FastBlock *f, co
                     for (int l = l0; l < l0 + LANE_BLOCK; l++)
                         dst[l] = (float)((src[l] >> (s * d)) & mask);
             }
+        }
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, f->stacked, width, b->rows, 1.0f, f->gs,
                 b->rows, bt->x, width, 0.0f, bt->y, width);
@@ -430,13 +437,13 @@ static void run_dense(const Batch *bt, const PimBlock *b, const FastBlock *f, co
 
 /* One op of a sparse block: every (column, array, cell) adds its few
  * weighted lane vectors of each slice. */
-static void run_sparse(const Batch *bt, const PimBlock *b, const FastBlock *f, int k)
+LANES_HOT static void run_sparse(const Batch *bt, const PimBlock *b, const FastBlock *f, int k)
 {
     const PimChip *chip = bt->chip;
     const PimFast *pf = chip->fast;
     const int L = bt->lanes, d = chip->dac_bits, slices = chip->slices;
     const int mask = (1 << d) - 1;
-    const int32_t *in = chip->in + chip->op_first[k];
+    const int32_t *in = pf->sched.in + pf->sched.first[k];
     float sums[4][MAX_LANES], sum_x[MAX_LANES];
     int32_t c[MAX_LANES];
     if (chip->offset) {
@@ -509,11 +516,11 @@ static void run_batch(const Batch *bt, const int32_t *inputs, int img0, int nb, 
 int pim_fast_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits)
 {
     const PimFast *pf = chip->fast;
-    const int L = lanes_for(n, (size_t)chip->n_neurons, VALUE_BYTES), batches = (n + L - 1) / L;
+    const int L = lanes_for(n, (size_t)pf->sched.n_slots, VALUE_BYTES), batches = (n + L - 1) / L;
     int failed = 0;
 #pragma omp parallel
     {
-        Batch bt = {chip, L, lanes_alloc((size_t)(chip->n_neurons > 0 ? chip->n_neurons : 1) * L),
+        Batch bt = {chip, L, lanes_alloc((size_t)(pf->sched.n_slots > 0 ? pf->sched.n_slots : 1) * L),
                     malloc(sizeof *bt.lin * (size_t)(pf->n_slots > 0 ? pf->n_slots : 1) * L),
                     lanes_alloc(sizeof *bt.x * (pf->x_floats ? pf->x_floats : 1)),
                     lanes_alloc(sizeof *bt.y * (pf->y_floats ? pf->y_floats : 1))};
