@@ -20,6 +20,7 @@
 #include "compiler/compiler.h"
 #include "datasets/datasets.h"
 #include "nn/nn.h"
+#include "tests/unit/lenet5_fixture.h"
 
 static int setup(void **state)
 {
@@ -449,25 +450,15 @@ static void test_threads(void **state)
 static void test_truenorth_lenet5(void **state)
 {
     (void)state;
-    if (access("models/lenet5.h5", R_OK) != 0) {
-        printf("skip: models/lenet5.h5 not found\n");
-        return;
-    }
     Model m;
     Dataset ds;
     Hw hw;
     char err[1024];
-    if (dataset_load("mnist", SPLIT_TRAIN, &ds, err, sizeof err)) {
-        printf("skip: %s\n", err);
-        return;
-    }
-    if (model_load("models/lenet5.h5", &m, err, sizeof err) || hw_open("truenorth", NULL, 0, &hw, NULL, 0, err, sizeof err))
-        fail_msg("%s", err);
-    assert_int_equal(hw.weights.encoding, HW_ENC_AXON_TYPES);
     Program *fp = NULL, *relayed = NULL, *p = NULL;
-    ReformOptions opt = {.rows = hw.crossbar.rows, .cols = hw.crossbar.cols};
-    if (reform(m.net, &m.train.norm, &opt, &fp, err, sizeof err) ||
-        add_relays(fp, hw.crossbar.fanout, hw.crossbar.cols, &relayed, err, sizeof err) ||
+    if (lenet5_reformed("truenorth", SPLIT_TRAIN, &m, &ds, &hw, &fp))
+        return;
+    assert_int_equal(hw.weights.encoding, HW_ENC_AXON_TYPES);
+    if (add_relays(fp, hw.crossbar.fanout, hw.crossbar.cols, &relayed, err, sizeof err) ||
         quantise_naive(relayed, &hw, ds.train.pixels, 64, &p, err, sizeof err))
         fail_msg("%s", err);
     VerifyReport rep;

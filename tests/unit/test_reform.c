@@ -19,6 +19,7 @@
 #include "datasets/datasets.h"
 #include "simulators/simulators.h"
 #include "tests/unit/net_build.h"
+#include "tests/unit/lenet5_fixture.h"
 
 #define FROM(...) (const char *[]){__VA_ARGS__}
 
@@ -287,24 +288,14 @@ static void test_zoo_models(void **state)
 static void test_naive_bit_exact(void **state)
 {
     (void)state;
-    if (access("models/lenet5.h5", R_OK) != 0) {
-        printf("skip: models/lenet5.h5 not found\n");
-        return;
-    }
     Model m;
     Dataset ds;
     Hw hw;
     char err[1024];
-    if (dataset_load("mnist", SPLIT_BOTH, &ds, err, sizeof err)) {
-        printf("skip: %s\n", err);
-        return;
-    }
-    if (model_load("models/lenet5.h5", &m, err, sizeof err) || hw_open("tianji-ann", NULL, 0, &hw, NULL, 0, err, sizeof err))
-        fail_msg("%s", err);
     Program *fp, *p;
-    ReformOptions opt = {.rows = hw.crossbar.rows, .cols = hw.crossbar.cols};
-    if (reform(m.net, &m.train.norm, &opt, &fp, err, sizeof err) ||
-        quantise_naive(fp, &hw, ds.train.pixels, 128, &p, err, sizeof err))
+    if (lenet5_reformed("tianji-ann", SPLIT_BOTH, &m, &ds, &hw, &fp))
+        return;
+    if (quantise_naive(fp, &hw, ds.train.pixels, 128, &p, err, sizeof err))
         fail_msg("%s", err);
     const int n = 300;
     size_t in = shape_size(ds.shape);
