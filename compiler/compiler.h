@@ -79,6 +79,30 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
  * (raw pixels), no tuning. */
 int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out,
                    char *err, size_t errlen);
+/* The full strategy (compiler/tune.c): naive quantisation with value
+ * ranges tuned per scale group, then the weights tuned part by part in
+ * program order against the float program's activations on (up to 256
+ * of) the calibration images, then the encoding. hw->tune.phases says
+ * which of range, free and round tuning run (none: naive). */
+int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out, char *err,
+                  size_t errlen);
+/* quantise_naive with choices (the full strategy's starting point). */
+typedef struct {
+    /* Per scale group (fp->n_groups): the value that maps to the top level
+     * (a rate of 1 on an SNN), instead of the calibrated maximum (ANN, PIM)
+     * or 99.9th percentile (SNN); NULL = calibrate. */
+    const double *group_max;
+    /* Filled when not NULL ([n_groups]): each group's value per level (the
+     * scale S_g the integer program's neurons are in; logits included). */
+    double *scales;
+    int raw; /* 1: stop before quantise_encode (the weights are tuned first) */
+} QuantiseOptions;
+int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, const QuantiseOptions *qo,
+                    Program **out, char *err, size_t errlen);
+/* The encoding steps every integer strategy ends with: axon types (with
+ * weights.encoding = axon_types) and PIM ADC ranges (pim.adc_range = 0). */
+int quantise_encode(Program **p, const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, char *err,
+                    size_t errlen);
 /* Axon types (compiler/axon_types.c, weights.encoding = axon_types): makes
  * an integer program fit k = weights.axon_types weights per neuron, each
  * block row getting a type (CoreBlock.axon_type). A block whose columns

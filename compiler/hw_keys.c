@@ -197,7 +197,7 @@ static int parse_flags(const HwKey *k, const char *v, unsigned *out)
     for (const char *p = v;;) {
         while (*p == ' ' || *p == '\t')
             p++;
-        size_t n = strcspn(p, ",");
+        size_t n = strcspn(p, ",+"); /* '+' too: a sweep axis value is one item of a comma list */
         size_t m = n;
         while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t'))
             m--;

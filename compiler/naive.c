@@ -156,22 +156,31 @@ static int int_block(Program *p, Dedup *d, int rows, int cols, const int32_t *w,
 int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out,
                    char *err, size_t errlen)
 {
+    return quantise_scaled(fp, hw, calib, n_calib, NULL, out, err, errlen);
+}
+
+int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, const QuantiseOptions *qo,
+                    Program **out, char *err, size_t errlen)
+{
     *out = NULL;
     if (!fp->is_float)
         return errf(err, errlen, "naive quantisation needs a float (reformed) program");
-    const int io = hw->io.bits, wb = hw->weights.bits, snn = hw->target.mode == HW_SNN;
+    const int snn = hw->target.mode == HW_SNN, wb = hw->weights.bits;
+    /* A spiking chip's pixels enter its input coder as they are (io.bits
+     * is the spikes' width there, not the pixels'). */
+    const int io = snn ? 8 : hw->io.bits;
     const double io_top = ldexp(1, io) - 1, wmax = ldexp(1, wb - 1) - 1;
     const double top = snn ? 1 : io_top; /* a hidden value's largest level: a rate of 1 on an SNN */
     const int in_shift = io < 8 ? 8 - io : 0;
     Program *p = program_create(fp->n_inputs, io);
-    double *mx = calibrate(fp, calib, n_calib);
+    double *mx = qo && qo->group_max ? NULL : calibrate(fp, calib, n_calib);
     double *S = calloc((size_t)fp->n_groups + 1, sizeof *S);
     int *group_of = malloc(sizeof *group_of * (size_t)(fp->n_neurons ? fp->n_neurons : 1));
     int32_t *w = NULL;
     int64_t *b = NULL;
     double *we = NULL;
     Dedup d = {0};
-    int rc = p && mx && S && group_of ? 0 : errf(err, errlen, "out of memory");
+    int rc = p && (mx || (qo && qo->group_max)) && S && group_of ? 0 : errf(err, errlen, "out of memory");
     if (rc)
         goto done;
     p->input_shift = in_shift;
@@ -182,10 +191,13 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
         const CoreOp *op = &fp->ops[k];
         for (int j = 0; j < fp->blocks[op->block].cols; j++) {
             group_of[op->out + j] = op->group;
-            S[op->group] = mx[op->out + j] > S[op->group] ? mx[op->out + j] : S[op->group];
+            if (mx)
+                S[op->group] = mx[op->out + j] > S[op->group] ? mx[op->out + j] : S[op->group];
         }
     }
-    if (snn && group_percentiles(fp, calib, n_calib, group_of, S)) {
+    if (!mx) /* the caller's ranges (the full strategy's range tuning) */
+        memcpy(S, qo->group_max, sizeof *S * (size_t)fp->n_groups);
+    else if (snn && group_percentiles(fp, calib, n_calib, group_of, S)) {
         rc = errf(err, errlen, "out of memory");
         goto done;
     }
@@ -266,10 +278,10 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     }
     if (!rc && program_set_outputs(p, fp->outputs, fp->n_outputs))
         rc = errf(err, errlen, "out of memory");
-    if (!rc && hw->weights.encoding == HW_ENC_AXON_TYPES)
-        rc = assign_axon_types(&p, fp, hw, calib, n_calib, NULL, err, errlen);
-    if (!rc)
-        rc = pim_adc_ranges(p, hw, calib, n_calib, err, errlen);
+    if (!rc && qo && qo->scales)
+        memcpy(qo->scales, S, sizeof *S * (size_t)fp->n_groups);
+    if (!rc && !(qo && qo->raw))
+        rc = quantise_encode(&p, fp, hw, calib, n_calib, err, errlen);
 done:
     free(mx);
     free(S);
@@ -284,6 +296,14 @@ done:
     }
     *out = p;
     return 0;
+}
+
+int quantise_encode(Program **p, const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, char *err,
+                    size_t errlen)
+{
+    if (hw->weights.encoding == HW_ENC_AXON_TYPES && assign_axon_types(p, fp, hw, calib, n_calib, NULL, err, errlen))
+        return -1;
+    return pim_adc_ranges(*p, hw, calib, n_calib, err, errlen);
 }
 
 void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out)

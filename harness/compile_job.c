@@ -20,14 +20,14 @@ static void prefix_file(char *err, size_t errlen, const char *file)
     snprintf(err, errlen, "%s: %s", file, msg);
 }
 
-static int is_strategy(const char *s) { return !strcmp(s, "reform") || !strcmp(s, "naive"); }
+static int is_strategy(const char *s) { return !strcmp(s, "reform") || !strcmp(s, "naive") || !strcmp(s, "full"); }
 
 int compile_job(const CompileJob *job, CompileResult *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     res->orig_accuracy = res->compiled_accuracy = res->images_per_s = res->train_s = res->spikes_per_image = -1;
     if (!is_strategy(job->strategy))
-        return errf(err, errlen, "strategy '%s': 'reform' and 'naive' are built so far ('full' comes next)",
+        return errf(err, errlen, "strategy '%s': not one of reform, naive, full",
                     job->strategy), EXIT_USAGE;
     if (hw_open(job->hw, job->sets, job->n_sets, &res->hw, NULL, 0, err, errlen))
         return EXIT_USAGE;
@@ -63,8 +63,10 @@ int compile_job(const CompileJob *job, CompileResult *res, char *err, size_t err
         program_free(fp);
         fp = relayed;
     }
-    if (!strcmp(job->strategy, "naive")) {
-        if (quantise_naive(fp, hw, ds.train.pixels, n_cal, &p, err, errlen)) {
+    if (strcmp(job->strategy, "reform")) {
+        int (*quantise)(const Program *, const Hw *, const uint8_t *, int, Program **, char *, size_t) =
+            !strcmp(job->strategy, "full") ? quantise_full : quantise_naive;
+        if (quantise(fp, hw, ds.train.pixels, n_cal, &p, err, errlen)) {
             prefix_file(err, errlen, job->model);
             goto done;
         }

@@ -297,8 +297,8 @@ int sweep_load(const char *path, Sweep *s, char *err, size_t errlen)
                    sizeof s->strategies[0], &s->n_strategies))
         goto done;
     for (int k = 0; k < s->n_strategies; k++)
-        if (strcmp(s->strategies[k], "reform") && strcmp(s->strategies[k], "naive")) {
-            bad(&r, "sweep", "strategies", "'%s': 'reform' and 'naive' are built so far", s->strategies[k]);
+        if (strcmp(s->strategies[k], "reform") && strcmp(s->strategies[k], "naive") && strcmp(s->strategies[k], "full")) {
+            bad(&r, "sweep", "strategies", "'%s': not one of reform, naive, full", s->strategies[k]);
             goto done;
         }
     v = get(&r, "sweep", "seeds");

@@ -171,8 +171,8 @@ if [ -n "$c" ] && [ "$c" = "$s" ] && grep -q '"images_per_s":' "$TMP/s.json"; th
 else
     bad "simulate accuracy '$s' differs from compile's '$c'"
 fi
-expect 2 "'full' comes next" "compile with a strategy not built yet" -- \
-    "$NNBENCH" compile "$ROOT/models/mlp.h5" --hw tianji-ann --strategy full
+expect 2 "not one of reform, naive, full" "compile with an unknown strategy" -- \
+    "$NNBENCH" compile "$ROOT/models/mlp.h5" --hw tianji-ann --strategy fuller
 expect 2 "crossbar.rowz" "compile with a bad --set key" -- \
     "$NNBENCH" compile "$ROOT/models/mlp.h5" --hw tianji-ann --set crossbar.rowz=3
 

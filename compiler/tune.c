@@ -1,0 +1,397 @@
+/* The full strategy (quantise_full in compiler.h): naive quantisation with
+ * tuned value ranges, then part-by-part tuning of the weights in program
+ * order (DESIGN.md §2 step 3).
+ *
+ * A part is the set of core ops that share one float block and one output
+ * scale group (every position of a convolution, say). The integer program
+ * is run op by op on the tuning images through the chip's surrogate
+ * (tune.h); when the walk reaches a part not yet tuned, its ops whose
+ * inputs are already computed give the samples: their real inputs, as the
+ * constrained parts before them produce them, against the original float
+ * network's pre-activations at that point, in the part's output levels.
+ * tune_solve fits and rounds the block; all ops of the part take it, and
+ * the walk goes on with the tuned part's outputs. Tuning images are the
+ * first calibration images, which come from the training split. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "tune.h"
+
+#define TUNE_IMAGES 1024          /* images the walk runs */
+#define TUNE_VALUES_MAX (96 << 20) /* floats per value array (neurons × images) */
+#define SAMPLES_MAX 8192          /* samples per part */
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Every neuron's float value on n images, v[neuron · n + image]. */
+static float *float_values(const Program *fp, const uint8_t *px, int n)
+{
+    const int B = 16;
+    size_t N = (size_t)fp->n_neurons;
+    float *v = malloc(sizeof *v * N * n);
+    double *d = malloc(sizeof *d * N * B);
+    float *in = malloc(sizeof *in * (size_t)fp->n_inputs * B);
+    int failed = !v || !d || !in;
+    for (int i0 = 0; i0 < n && !failed; i0 += B) {
+        int nb = n - i0 < B ? n - i0 : B;
+        for (size_t i = 0; i < (size_t)nb * fp->n_inputs; i++)
+            in[i] = px[(size_t)i0 * fp->n_inputs + i];
+        failed = program_forward_float(fp, in, nb, d);
+        for (size_t i = 0; i < N && !failed; i++)
+            for (int img = 0; img < nb; img++)
+                v[i * n + i0 + img] = (float)d[i * nb + img];
+    }
+    free(d);
+    free(in);
+    if (failed) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+typedef struct {
+    const Program *fp;
+    Program *p;
+    const Hw *hw;
+    Surrogate sg;
+    int n;             /* images */
+    const float *vf;   /* the float network's values */
+    float *vq;         /* the surrogate's values of the integer program */
+    const double *S;   /* per group: value per level (naive's scales) */
+    double s_in;       /* an input level's value in pixels (naive's) */
+    int *group_of;     /* [n_neurons]: each neuron's scale group (-1: input) */
+    int n_units;
+    int *unit_of;      /* [n_ops] */
+    int *unit_first;   /* [n_units + 1]: ops of unit u are order[unit_first[u] ..] */
+    int *order;        /* [n_ops] */
+    int32_t *max_in;   /* [n_ops]: each op's largest source neuron */
+    double *x, *acc, *wd;
+} Walk;
+
+/* Parts: ops keyed by (float block, group), in order of first op. */
+static int find_units(Walk *wk)
+{
+    const Program *fp = wk->fp;
+    const int n_ops = fp->n_ops;
+    size_t size = 16;
+    while (size < (size_t)n_ops * 2)
+        size *= 2;
+    int *slot = malloc(sizeof *slot * size), *count = calloc((size_t)n_ops + 1, sizeof *count);
+    wk->unit_of = malloc(sizeof *wk->unit_of * (size_t)(n_ops ? n_ops : 1));
+    wk->unit_first = malloc(sizeof *wk->unit_first * ((size_t)n_ops + 2));
+    wk->order = malloc(sizeof *wk->order * (size_t)(n_ops ? n_ops : 1));
+    int *key_op = malloc(sizeof *key_op * (size_t)(n_ops ? n_ops : 1));
+    if (!slot || !count || !wk->unit_of || !wk->unit_first || !wk->order || !key_op) {
+        free(slot);
+        free(count);
+        free(key_op);
+        return -1;
+    }
+    memset(slot, -1, sizeof *slot * size);
+    wk->n_units = 0;
+    for (int k = 0; k < n_ops; k++) {
+        const CoreOp *op = &fp->ops[k];
+        uint64_t h = ((uint64_t)(uint32_t)op->block * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)(uint32_t)op->group << 17);
+        size_t at = (h ^ (h >> 29)) & (size - 1);
+        while (slot[at] >= 0) {
+            const CoreOp *o = &fp->ops[key_op[slot[at]]];
+            if (o->block == op->block && o->group == op->group)
+                break;
+            at = (at + 1) & (size - 1);
+        }
+        if (slot[at] < 0) {
+            slot[at] = wk->n_units;
+            key_op[wk->n_units++] = k;
+        }
+        wk->unit_of[k] = slot[at];
+        count[slot[at]]++;
+    }
+    wk->unit_first[0] = 0;
+    for (int u = 0; u < wk->n_units; u++)
+        wk->unit_first[u + 1] = wk->unit_first[u] + count[u];
+    memset(count, 0, sizeof *count * ((size_t)n_ops + 1));
+    for (int k = 0; k < n_ops; k++) {
+        int u = wk->unit_of[k];
+        wk->order[wk->unit_first[u] + count[u]++] = k;
+    }
+    free(slot);
+    free(count);
+    free(key_op);
+    return 0;
+}
+
+/* Runs op k of the integer program through the surrogate on all images. */
+static void eval_op(Walk *wk, int k)
+{
+    const CoreOp *op = &wk->p->ops[k];
+    const CoreBlock *b = &wk->p->blocks[op->block];
+    const int n = wk->n, R = b->rows, C = b->cols;
+    for (int i = 0; i < R; i++) {
+        double *xi = wk->x + (size_t)i * n;
+        if (op->in[i] == PROGRAM_ZERO)
+            memset(xi, 0, sizeof *xi * (size_t)n);
+        else
+            for (int img = 0; img < n; img++)
+                xi[img] = wk->vq[(size_t)op->in[i] * n + img];
+    }
+    for (size_t i = 0; i < (size_t)R * C; i++)
+        wk->wd[i] = b->w[i];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, n, R, 1.0, wk->wd, R, wk->x, n, 0.0, wk->acc, n);
+    const Surrogate *sg = &wk->sg;
+    const double theta = ldexp(1, b->shift);
+    const double leak = sg->snn ? floor(wk->hw->neuron.leak * theta + 0.5) * sg->T : 0;
+    const double half = !sg->snn && b->shift ? ldexp(1, b->shift - 1) : 0;
+    for (int j = 0; j < C; j++) {
+        const double bias = (double)b->bias[j] * sg->bias_mult - leak;
+        const double *a = wk->acc + (size_t)j * n;
+        float *y = wk->vq + (size_t)(op->out + j) * n;
+        for (int img = 0; img < n; img++) {
+            double v = a[img] + bias;
+            if (b->act == CORE_RELU) {
+                v = floor((v + half) / theta);
+                v = v < 0 ? 0 : v > sg->top ? sg->top : v;
+            }
+            y[img] = (float)v;
+        }
+    }
+}
+
+/* Tunes the part of op k from its ops whose inputs are computed. */
+static int tune_unit(Walk *wk, int k, int unit)
+{
+    const Program *fp = wk->fp;
+    Program *p = wk->p;
+    const CoreBlock *fb = &fp->blocks[fp->ops[k].block];
+    const int R = fb->rows, C = fb->cols, n = wk->n, R1 = R + 1;
+    const int32_t ready_below = p->ops[k].out;
+    const int *ops = wk->order + wk->unit_first[unit];
+    const int n_unit = wk->unit_first[unit + 1] - wk->unit_first[unit];
+    int *ready = malloc(sizeof *ready * (size_t)n_unit), n_ready = 0;
+    if (!ready)
+        return -1;
+    for (int m = 0; m < n_unit; m++)
+        if (wk->max_in[ops[m]] < ready_below)
+            ready[n_ready++] = ops[m];
+    size_t total = (size_t)n_ready * n, ns = total < SAMPLES_MAX ? total : SAMPLES_MAX;
+    TuneProblem tp = {R, C, (int)ns, malloc(sizeof(double) * ns * R1), malloc(sizeof(double) * ns * C),
+                      malloc(sizeof(double) * (size_t)R1 * C)};
+    int32_t *w = malloc(sizeof *w * (size_t)R * C);
+    int64_t *bias = malloc(sizeof *bias * (size_t)C);
+    int rc = tp.U && tp.Y && tp.w0 && w && bias ? 0 : -1;
+    const Surrogate *sg = &wk->sg;
+    const CoreOp *pop = &fp->ops[k];
+    const double S_out = wk->S[pop->group] > 0 ? wk->S[pop->group] : 1;
+    const double t_mult = (sg->snn ? sg->T : 1) / S_out;
+    const double t_off = fb->act == CORE_RELU && sg->snn ? 0.5 + sg->T * sg->leak : 0;
+    uint64_t seed = wk->hw->tune.seed ^ ((uint64_t)unit * 0x2545f4914f6cdd1dULL);
+    for (size_t s = 0; s < ns && !rc; s++) {
+        size_t pick = ns == total ? s : splitmix(&seed) % total;
+        const CoreOp *op = &fp->ops[ready[pick / n]];
+        const int img = (int)(pick % n);
+        double *u = tp.U + s * R1, *y = tp.Y + s * C;
+        for (int i = 0; i < R; i++)
+            u[i] = op->in[i] == PROGRAM_ZERO ? 0 : wk->vq[(size_t)op->in[i] * n + img];
+        u[R] = sg->bias_mult;
+        for (int j = 0; j < C; j++)
+            y[j] = fb->bf[j];
+        for (int i = 0; i < R; i++) {
+            if (op->in[i] == PROGRAM_ZERO)
+                continue;
+            double xf = wk->vf[(size_t)op->in[i] * n + img];
+            if (xf != 0)
+                for (int j = 0; j < C; j++)
+                    y[j] += fb->wf[(size_t)j * R + i] * xf;
+        }
+        for (int j = 0; j < C; j++)
+            y[j] = y[j] * t_mult + t_off;
+    }
+    int shift = p->blocks[p->ops[k].block].shift;
+    if (!rc) { /* the prior: naive's weights before rounding, in the same units */
+        for (int i = 0; i < R; i++) {
+            double s_row = 0;
+            for (int m = 0; m < n_ready && !s_row; m++) {
+                int32_t src = fp->ops[ready[m]].in[i];
+                s_row = src == PROGRAM_ZERO ? 0 : src < fp->n_inputs ? wk->s_in : wk->S[wk->group_of[src]];
+            }
+            for (int j = 0; j < C; j++)
+                tp.w0[(size_t)i * C + j] = fb->wf[(size_t)j * R + i] * s_row / S_out;
+        }
+        for (int j = 0; j < C; j++)
+            tp.w0[(size_t)R * C + j] = (fb->bf[j] * t_mult + t_off) / sg->bias_mult;
+        const unsigned ph = wk->hw->tune.phases;
+        const int wmax = (1 << (wk->hw->weights.bits - 1)) - 1;
+        rc = tune_solve(&tp, !!(ph & HW_PHASE_FREE), !!(ph & HW_PHASE_ROUND), fb->act == CORE_LINEAR, wmax,
+                        wk->hw->neuron.shift_max, w, bias, &shift);
+    }
+    int blk = rc ? -1 : program_add_block(p, R, C, w, bias, shift, fb->act);
+    if (blk < 0)
+        rc = -1;
+    for (int m = 0; m < n_unit && !rc; m++)
+        p->ops[ops[m]].block = blk;
+    free(ready);
+    free(tp.U);
+    free(tp.Y);
+    free(tp.w0);
+    free(w);
+    free(bias);
+    return rc;
+}
+
+/* The integer inputs as the surrogate sees them: levels (ANN), spike
+ * counts of the rate coder, expected counts (poisson) or T · level
+ * (current). */
+static void surrogate_inputs(Walk *wk, const uint8_t *px)
+{
+    const Program *p = wk->p;
+    const int n = wk->n, coding = wk->hw->io.input_coding;
+    const double top = ldexp(1, p->io_bits) - 1, T = wk->sg.T;
+    int32_t q[1];
+    for (int img = 0; img < n; img++)
+        for (int i = 0; i < p->n_inputs; i++) {
+            quantise_pixels(p, px + (size_t)img * p->n_inputs + i, 1, q);
+            double x = q[0];
+            if (wk->sg.snn)
+                x = coding == HW_IN_RATE ? floor(T * x / top) : coding == HW_IN_POISSON ? T * x / top : T * x;
+            wk->vq[(size_t)i * n + img] = (float)x;
+        }
+}
+
+/* A copy of p without the blocks no op uses. */
+static Program *drop_unused_blocks(const Program *p)
+{
+    Program *q = program_create(p->n_inputs, p->io_bits);
+    int *map = malloc(sizeof *map * (size_t)(p->n_blocks ? p->n_blocks : 1));
+    int failed = !q || !map;
+    for (int b = 0; b < p->n_blocks && !failed; b++)
+        map[b] = -1;
+    q->input_shift = q ? p->input_shift : 0;
+    for (int k = 0; k < p->n_ops && !failed; k++) {
+        const CoreOp *op = &p->ops[k];
+        if (map[op->block] < 0) {
+            const CoreBlock *b = &p->blocks[op->block];
+            map[op->block] = program_add_block(q, b->rows, b->cols, b->w, b->bias, b->shift, b->act);
+            failed = map[op->block] < 0;
+        }
+        failed = failed || program_add_op(q, map[op->block], op->in, op->part, op->group) < 0;
+    }
+    failed = failed || program_set_outputs(q, p->outputs, p->n_outputs);
+    free(map);
+    if (failed) {
+        program_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+static int tune_walk(Walk *wk, const uint8_t *px)
+{
+    const Program *fp = wk->fp;
+    int max_rows = 1, max_cols = 1;
+    for (int b = 0; b < fp->n_blocks; b++) {
+        max_rows = fp->blocks[b].rows > max_rows ? fp->blocks[b].rows : max_rows;
+        max_cols = fp->blocks[b].cols > max_cols ? fp->blocks[b].cols : max_cols;
+    }
+    wk->x = malloc(sizeof *wk->x * (size_t)max_rows * wk->n);
+    wk->acc = malloc(sizeof *wk->acc * (size_t)max_cols * wk->n);
+    wk->wd = malloc(sizeof *wk->wd * (size_t)max_rows * max_cols);
+    wk->max_in = malloc(sizeof *wk->max_in * (size_t)(fp->n_ops ? fp->n_ops : 1));
+    char *done = calloc((size_t)fp->n_ops + 1, 1);
+    int rc = wk->x && wk->acc && wk->wd && wk->max_in && done ? find_units(wk) : -1;
+    for (int k = 0; k < fp->n_ops && !rc; k++) {
+        const CoreOp *op = &fp->ops[k];
+        wk->max_in[k] = -1;
+        for (int i = 0; i < fp->blocks[op->block].rows; i++)
+            wk->max_in[k] = op->in[i] > wk->max_in[k] ? op->in[i] : wk->max_in[k];
+    }
+    if (!rc)
+        surrogate_inputs(wk, px);
+    for (int k = 0; k < fp->n_ops && !rc; k++) {
+        int u = wk->unit_of[k];
+        if (!done[u]) {
+            rc = tune_unit(wk, k, u);
+            done[u] = 1;
+        }
+        if (!rc)
+            eval_op(wk, k);
+    }
+    free(done);
+    return rc;
+}
+
+int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out, char *err,
+                  size_t errlen)
+{
+    *out = NULL;
+    if (!fp->is_float)
+        return errf(err, errlen, "the full strategy needs a float (reformed) program");
+    const int snn = hw->target.mode == HW_SNN, T = hw->io.window > 0 ? hw->io.window : 1;
+    const unsigned phases = hw->tune.phases;
+    int n = n_calib < TUNE_IMAGES ? n_calib : TUNE_IMAGES;
+    while (n > 16 && (size_t)fp->n_neurons * n > TUNE_VALUES_MAX)
+        n /= 2;
+    if (n < 1)
+        return errf(err, errlen, "the full strategy needs calibration images");
+    Walk wk = {.fp = fp, .hw = hw, .n = n};
+    wk.sg = (Surrogate){snn, T, snn ? T : ldexp(1, hw->io.bits) - 1, snn ? T : 1,
+                        snn && hw->neuron.activation == HW_ACT_LIF ? hw->neuron.leak : 0};
+    float *vf = float_values(fp, calib, n);
+    double *gmax = malloc(sizeof *gmax * ((size_t)fp->n_groups + 1));
+    double *S = malloc(sizeof *S * ((size_t)fp->n_groups + 1));
+    Program *p = NULL;
+    int rc = vf && gmax && S ? 0 : errf(err, errlen, "out of memory tuning");
+    if (!rc && (phases & HW_PHASE_RANGE) && tune_ranges(fp, vf, n, wk.sg.top, gmax))
+        rc = errf(err, errlen, "out of memory tuning");
+    QuantiseOptions qo = {phases & HW_PHASE_RANGE ? gmax : NULL, S, 1};
+    if (!rc)
+        rc = quantise_scaled(fp, hw, calib, n_calib, &qo, &p, err, errlen);
+    if (!rc && (phases & (HW_PHASE_FREE | HW_PHASE_ROUND))) {
+        wk.p = p;
+        wk.vf = vf;
+        wk.S = S;
+        wk.vq = malloc(sizeof *wk.vq * (size_t)fp->n_neurons * n);
+        wk.group_of = malloc(sizeof *wk.group_of * (size_t)fp->n_neurons);
+        const double in_top = ldexp(1, p->io_bits) - 1;
+        wk.s_in = ldexp(1, p->input_shift) * (snn && hw->io.input_coding != HW_IN_CURRENT ? in_top : 1);
+        for (int i = 0; i < fp->n_inputs && wk.group_of; i++)
+            wk.group_of[i] = -1;
+        for (int k = 0; k < fp->n_ops && wk.group_of; k++)
+            for (int j = 0; j < fp->blocks[fp->ops[k].block].cols; j++)
+                wk.group_of[fp->ops[k].out + j] = fp->ops[k].group;
+        rc = wk.vq && wk.group_of ? tune_walk(&wk, calib) : -1;
+        Program *q = rc ? NULL : drop_unused_blocks(p);
+        if (!q)
+            rc = errf(err, errlen, "out of memory tuning");
+        program_free(p);
+        p = q;
+    }
+    if (!rc)
+        rc = quantise_encode(&p, fp, hw, calib, n_calib, err, errlen);
+    free(wk.vq);
+    free(wk.group_of);
+    free(wk.x);
+    free(wk.acc);
+    free(wk.wd);
+    free(wk.max_in);
+    free(wk.unit_of);
+    free(wk.unit_first);
+    free(wk.order);
+    free(vf);
+    free(gmax);
+    free(S);
+    if (rc) {
+        program_free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* Graph tuning, the `full` strategy's parts (DESIGN.md §2 step 3); private
+ * to compiler/tune*.c. quantise_full (compiler.h) is what the rest sees.
+ *
+ * Everything here works on a surrogate of the chip that tuning can run op
+ * by op on a batch of images: the integer program's own arithmetic on
+ * ANN and PIM chips (the PIM's ADC left out), and on spiking chips each
+ * neuron's spike count over the window, y = clamp(⌊(Σ W·u + T·b − T·λ)/θ⌋,
+ * 0, T), with u the count (or T · level, current coding) of its inputs —
+ * what integrate-and-fire with reset by subtraction gives for steady input. */
+#ifndef COMPILER_TUNE_H
+#define COMPILER_TUNE_H
+
+#include "compiler.h"
+
+/* How the surrogate evaluates a core op. */
+typedef struct {
+    int snn;          /* spike counts (see above) instead of levels */
+    int T;            /* SNN window */
+    double top;       /* a hidden neuron's largest value: 2^io_bits − 1, or T */
+    double bias_mult; /* the bias counts once (ANN) or every step (T) */
+    double leak;      /* neuron.leak · θ per step is lost (LIF), as a fraction of θ */
+} Surrogate;
+
+/* A block to tune, as least squares over samples: U [n][rows+1] (the last
+ * column is the bias multiplier) against targets Y [n][cols], both in the
+ * block's accumulator units with θ = 1. */
+typedef struct {
+    int rows, cols, n;
+    double *U, *Y;
+    double *w0;   /* [rows+1][cols]: the naive block in the same units (the prior) */
+} TuneProblem;
+
+/* Solves one block (compiler/tune_solve.c): free tuning (ridge least
+ * squares towards w0) when `free_phase`, the shift that fits the result in
+ * the weight bits (within shift_max; linear blocks keep shift 0), then
+ * rounding to ±wmax, progressive with compensation of what is not yet
+ * rounded (GPTQ's order, with U's Hessian) when `round_phase`, else to
+ * nearest. w [cols][rows] and bias [cols] get the integer block; *shift its
+ * shift (in: the naive shift, used for linear blocks). 0, or -1 on OOM. */
+int tune_solve(const TuneProblem *tp, int free_phase, int round_phase, int linear, int wmax, int shift_max,
+               int32_t *w, int64_t *bias, int *shift);
+
+/* Range tuning (compiler/tune_range.c): per scale group, the clip value
+ * whose quantisation to `levels` steps (rounded, saturating) has the least
+ * squared error over the group's float values v[neuron · n + image] (n
+ * images); groups of linear (logit) ops keep their maximum. group_max gets
+ * fp->n_groups values. 0, or -1 on OOM. */
+int tune_ranges(const Program *fp, const float *v, int n, double levels, double *group_max);
+
+#endif
