@@ -24,6 +24,7 @@
 
 #include "model/model.h"
 #include "nn/nn.h"
+#include "harness/harness.h"
 
 #define MAX_MODELS 16
 #define MAX_ITERS 200
@@ -651,6 +652,7 @@ static void put_ratio(double ours, double theirs, double target)
 
 int main(int argc, char **argv)
 {
+    run_env_settle(argv); /* the BLAS kernels for this CPU, as nnbench runs them */
     Options o;
     if (parse_args(argc, argv, &o) != 0)
         return 2;

@@ -194,27 +194,31 @@ static int tune_unit(Walk *wk, int k, int unit)
     const double t_mult = (sg->snn ? sg->T : 1) / S_out;
     const double t_off = fb->act == CORE_RELU && sg->snn ? 0.5 + sg->T * sg->leak : 0;
     uint64_t seed = wk->hw->tune.seed ^ ((uint64_t)unit * 0x2545f4914f6cdd1dULL);
+    /* Xf: the float network's inputs of each sample; Y = Xf · Wfᵀ + bf. */
+    double *xf = malloc(sizeof *xf * ns * R), *wf = malloc(sizeof *wf * (size_t)R * C);
+    rc = rc || !xf || !wf ? -1 : 0;
     for (size_t s = 0; s < ns && !rc; s++) {
         size_t pick = ns == total ? s : splitmix(&seed) % total;
         const CoreOp *op = &fp->ops[ready[pick / n]];
         const int img = (int)(pick % n);
-        double *u = tp.U + s * R1, *y = tp.Y + s * C;
-        for (int i = 0; i < R; i++)
-            u[i] = op->in[i] == PROGRAM_ZERO ? 0 : wk->vq[(size_t)op->in[i] * n + img];
-        u[R] = sg->bias_mult;
-        for (int j = 0; j < C; j++)
-            y[j] = fb->bf[j];
+        double *u = tp.U + s * R1, *x = xf + s * R;
         for (int i = 0; i < R; i++) {
-            if (op->in[i] == PROGRAM_ZERO)
-                continue;
-            double xf = wk->vf[(size_t)op->in[i] * n + img];
-            if (xf != 0)
-                for (int j = 0; j < C; j++)
-                    y[j] += fb->wf[(size_t)j * R + i] * xf;
+            int zero = op->in[i] == PROGRAM_ZERO;
+            u[i] = zero ? 0 : wk->vq[(size_t)op->in[i] * n + img];
+            x[i] = zero ? 0 : wk->vf[(size_t)op->in[i] * n + img];
         }
-        for (int j = 0; j < C; j++)
-            y[j] = y[j] * t_mult + t_off;
+        u[R] = sg->bias_mult;
     }
+    if (!rc) {
+        for (size_t i = 0; i < (size_t)R * C; i++)
+            wf[i] = fb->wf[i];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ns, C, R, t_mult, xf, R, wf, R, 0.0, tp.Y, C);
+        for (size_t s = 0; s < ns; s++)
+            for (int j = 0; j < C; j++)
+                tp.Y[s * C + j] += fb->bf[j] * t_mult + t_off;
+    }
+    free(xf);
+    free(wf);
     int shift = p->blocks[p->ops[k].block].shift;
     if (!rc) { /* the prior: naive's weights before rounding, in the same units */
         for (int i = 0; i < R; i++) {

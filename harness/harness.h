@@ -17,6 +17,13 @@
 enum { EXIT_OK = 0, EXIT_WORK = 1, EXIT_USAGE = 2 };
 
 int cmd_train(int argc, char **argv);
+
+/* Sets what the BLAS and OpenMP libraries read when they load and execs
+ * the same command again, once (harness/run_env.c): OPENBLAS_CORETYPE when
+ * OpenBLAS does not know the CPU and fell back to generic kernels, and
+ * OMP_WAIT_POLICY=passive; variables already set are left alone. Call
+ * first in main, before MPI or threads start. */
+void run_env_settle(char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_hw(int argc, char **argv);
 int cmd_compile(int argc, char **argv);

@@ -33,6 +33,7 @@ static int usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    run_env_settle(argv);
     if (argc < 2)
         return usage(stderr);
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
