@@ -100,9 +100,10 @@ typedef struct {
 int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, const QuantiseOptions *qo,
                     Program **out, char *err, size_t errlen);
 /* The encoding steps every integer strategy ends with: axon types (with
- * weights.encoding = axon_types) and PIM ADC ranges (pim.adc_range = 0). */
-int quantise_encode(Program **p, const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, char *err,
-                    size_t errlen);
+ * weights.encoding = axon_types) and PIM ADC ranges (pim.adc_range = 0;
+ * `tuned`: clipped by least squares, the full strategy's range tuning). */
+int quantise_encode(Program **p, const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, int tuned,
+                    char *err, size_t errlen);
 /* Axon types (compiler/axon_types.c, weights.encoding = axon_types): makes
  * an integer program fit k = weights.axon_types weights per neuron, each
  * block row getting a type (CoreBlock.axon_type). A block whose columns
@@ -121,8 +122,10 @@ int assign_axon_types(Program **p, const Program *fp, const Hw *hw, const uint8_
                       double *rel_error, char *err, size_t errlen);
 /* PIM ADC ranges (compiler/pim_range.c): with pim.adc_range = 0 and a real
  * ADC, each block's adc_full becomes the largest column sum its ADCs see
- * on (up to 64 of) the calibration images; otherwise nothing changes. */
-int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, char *err, size_t errlen);
+ * on (up to 64 of) the calibration images, or with `clip` the full scale of
+ * least squared error over them (pim_range.c); otherwise nothing changes. */
+int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, int clip, char *err,
+                   size_t errlen);
 /* The compiler's integer forward pass (compiler/int_forward.c): n images of
  * quantised inputs to n × n_outputs logits, batch-major. Must equal the
  * ANN simulator bit for bit. 0, or -1 (a float program, OOM). */

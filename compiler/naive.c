@@ -281,7 +281,7 @@ int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n
     if (!rc && qo && qo->scales)
         memcpy(qo->scales, S, sizeof *S * (size_t)fp->n_groups);
     if (!rc && !(qo && qo->raw))
-        rc = quantise_encode(&p, fp, hw, calib, n_calib, err, errlen);
+        rc = quantise_encode(&p, fp, hw, calib, n_calib, 0, err, errlen);
 done:
     free(mx);
     free(S);
@@ -298,12 +298,12 @@ done:
     return 0;
 }
 
-int quantise_encode(Program **p, const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, char *err,
-                    size_t errlen)
+int quantise_encode(Program **p, const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, int tuned,
+                    char *err, size_t errlen)
 {
     if (hw->weights.encoding == HW_ENC_AXON_TYPES && assign_axon_types(p, fp, hw, calib, n_calib, NULL, err, errlen))
         return -1;
-    return pim_adc_ranges(*p, hw, calib, n_calib, err, errlen);
+    return pim_adc_ranges(*p, hw, calib, n_calib, tuned, err, errlen);
 }
 
 void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out)

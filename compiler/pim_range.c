@@ -5,6 +5,14 @@
  * PIM simulator splits them (simulators.h). Nothing then saturates on data
  * like the calibration set, and the ADC's levels cover only what occurs.
  *
+ * With `clip` (the full strategy's range tuning) the full scale is instead
+ * the one with the least squared error over those column sums, each
+ * weighted by its conversion's significance 2^(slice·dac_bits + cell ·
+ * cell_bits) squared: a few large sums may saturate when that buys every
+ * other conversion finer steps. A second pass collects them in a
+ * histogram of CLIP_BINS bins up to the maximum; CLIP_CANDIDATES fractions
+ * of it, evenly spaced on a log scale down to 2^−CLIP_SPAN, are tried.
+ *
  * The column sums are integer matrix products, done exactly in doubles by
  * dgemm (values far below 2^53): cells^T · slices per block and image batch. */
 #include <math.h>
@@ -21,7 +29,36 @@ static double cell_of(int64_t m, int c, int cell_bits)
     return (double)((m >> (c * cell_bits)) & ((INT64_C(1) << cell_bits) - 1));
 }
 
-int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, char *err, size_t errlen)
+#define CLIP_BINS 4096
+#define CLIP_CANDIDATES 96
+#define CLIP_SPAN 4
+
+/* The full scale F (≤ mx) of least weighted squared error for histogram h
+ * of sums in [0, mx], M = 2^adc_bits − 1 codes. */
+static double best_full(const double *h, double mx, double M)
+{
+    double best = mx, best_e = INFINITY;
+    for (int c = 0; c <= CLIP_CANDIDATES; c++) {
+        double F = mx * exp2(-CLIP_SPAN * (double)c / CLIP_CANDIDATES), e = 0;
+        if (F < 1)
+            break;
+        for (int b = 0; b < CLIP_BINS; b++) {
+            if (h[b] == 0)
+                continue;
+            double x = (b + 0.5) * mx / CLIP_BINS, code = nearbyint(x * M / F);
+            double q = (code < M ? code : M) * F / M;
+            e += h[b] * (x - q) * (x - q);
+        }
+        if (e < best_e) {
+            best_e = e;
+            best = F;
+        }
+    }
+    return best;
+}
+
+int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, int clip, char *err,
+                   size_t errlen)
 {
     if (p->is_float || hw->target.mode != HW_PIM || hw->pim.adc_range > 0 || hw->pim.adc_bits == 0)
         return 0;
@@ -44,12 +81,14 @@ int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, 
     double *w = malloc(sizeof *w * (size_t)max_rows * max_cols);
     double *s = malloc(sizeof *s * (size_t)max_cols * n * slices);
     double *full = calloc((size_t)p->n_blocks + 1, sizeof *full);
-    int rc = in && v && x && w && s && full ? 0 : errf(err, errlen, "out of memory setting ADC ranges");
+    double *hist = clip ? calloc((size_t)p->n_blocks * CLIP_BINS + 1, sizeof *hist) : NULL;
+    int rc = in && v && x && w && s && full && (hist || !clip) ? 0 : errf(err, errlen, "out of memory setting ADC ranges");
     if (!rc) {
         quantise_pixels(p, calib, (size_t)p->n_inputs * n, in);
         if (program_forward_int_values(p, in, n, v))
             rc = errf(err, errlen, "out of memory setting ADC ranges");
     }
+    for (int pass = 0; pass < (clip ? 2 : 1); pass++)
     for (int k = 0; k < p->n_ops && !rc; k++) {
         const CoreOp *op = &p->ops[k];
         const CoreBlock *b = &p->blocks[op->block];
@@ -71,10 +110,21 @@ int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, 
                     }
                 cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b->cols, slices * n, b->rows, 1.0, w,
                             b->rows, x, slices * n, 0.0, s, slices * n);
-                for (size_t t = 0; t < (size_t)b->cols * slices * n; t++)
-                    full[op->block] = s[t] > full[op->block] ? s[t] : full[op->block];
+                double *h = pass ? hist + (size_t)op->block * CLIP_BINS : NULL, mx = full[op->block];
+                for (size_t t = 0; t < (size_t)b->cols * slices * n; t++) {
+                    if (!pass)
+                        full[op->block] = s[t] > full[op->block] ? s[t] : full[op->block];
+                    else if (s[t] > 0 && mx > 0) {
+                        long bin = (long)(s[t] / mx * CLIP_BINS);
+                        int sl = (int)(t % ((size_t)slices * n) / n);
+                        h[bin < CLIP_BINS ? bin : CLIP_BINS - 1] += exp2(2.0 * (sl * dac + c * cell_bits));
+                    }
+                }
             }
     }
+    for (int b = 0; b < p->n_blocks && clip && !rc; b++)
+        if (full[b] > 0)
+            full[b] = floor(best_full(hist + (size_t)b * CLIP_BINS, full[b], ldexp(1, hw->pim.adc_bits) - 1));
     for (int b = 0; b < p->n_blocks && !rc; b++)
         p->blocks[b].adc_full = full[b] > 0 ? (int64_t)full[b] : 1;
     free(in);
@@ -83,5 +133,6 @@ int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, 
     free(w);
     free(s);
     free(full);
+    free(hist);
     return rc;
 }

@@ -21,7 +21,7 @@
 #include "tune.h"
 
 #define TUNE_IMAGES 1024          /* images the walk runs */
-#define TUNE_VALUES_MAX (96 << 20) /* floats per value array (neurons × images) */
+#define TUNE_VALUES_MAX (192 << 20) /* floats per value array (neurons × images): 768 MB */
 #define SAMPLES_MAX 8192          /* samples per part */
 
 static uint64_t splitmix(uint64_t *s)
@@ -379,7 +379,7 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
         p = q;
     }
     if (!rc)
-        rc = quantise_encode(&p, fp, hw, calib, n_calib, err, errlen);
+        rc = quantise_encode(&p, fp, hw, calib, n_calib, !!(phases & HW_PHASE_RANGE), err, errlen);
     free(wk.vq);
     free(wk.group_of);
     free(wk.x);
