@@ -22,6 +22,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "approx.h"
@@ -882,6 +883,45 @@ static int commute_relu(Reform *r, const Net *net, int i, const int *uses, const
     return 4 * rows <= r->lim.rows ? j : 0;
 }
 
+/* Global average pooling of a 1×1 convolution is the convolution of the
+ * pooled input (both are linear, and a 1×1 convolution treats positions
+ * alike): GAP(conv(x)) = conv(GAP(x)). Pooling first carries each channel's
+ * mean on one neuron (compact_pooled), so the convolution reads C neurons
+ * instead of every position of every channel — fewer partial sums, each a
+ * rounding on the chip (a GAP head after its last convolution, as in
+ * fully convolutional networks). Returns the pooling layer, or 0. */
+static int commute_gap(const Net *net, int i, const int *uses)
+{
+    const Layer *l = &net->layers[i];
+    const LayerAttrs *a = &l->a;
+    if (l->type != OP_CONV || uses[i] != 1 || i == net->output || l->outer != 1 || a->kernel_h != 1 ||
+        a->kernel_w != 1 || a->stride_h != 1 || a->stride_w != 1 || a->pad_t || a->pad_l || a->pad_b || a->pad_r)
+        return 0;
+    int j = i + 1;
+    while (j <= net->output && !(net->layers[j].n_inputs == 1 && net->layers[j].inputs[0] == i))
+        j++;
+    return j <= net->output && net->layers[j].type == OP_GLOBAL_AVGPOOL && net->layers[j].outer == 1 ? j : 0;
+}
+
+/* Layer i (see commute_gap) as pooling, then the convolution on 1×1. */
+static int reform_gap_conv(Reform *r, const Layer *conv, const Exprs *in, Exprs *out)
+{
+    Layer pool = {.type = OP_GLOBAL_AVGPOOL, .outer = 1, .n_inputs = 1};
+    snprintf(pool.name, sizeof pool.name, "%s", conv->name);
+    pool.in_shape[0] = conv->in_shape[0];
+    pool.out_shape = (Shape){conv->in_shape[0].c, 1, 1};
+    Layer point = *conv;
+    point.in_shape[0] = pool.out_shape;
+    point.out_shape = (Shape){conv->out_shape.c, 1, 1};
+    Exprs pooled;
+    exprs_init(&pooled);
+    int rc = reform_avgpool(r, &pool, in, &pooled);
+    rc = rc ? rc : compact_pooled(r, &pool, &pooled);
+    rc = rc ? rc : reform_conv(r, &point, &pooled, out);
+    exprs_free(&pooled);
+    return rc;
+}
+
 static int reform_layer(Reform *r, const Layer *l, Exprs *const *in, int is_output, Exprs *out)
 {
     exprs_init(out);
@@ -941,7 +981,8 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
     int *uses = calloc((size_t)net->n_layers, sizeof *uses);
     r.approx = calloc((size_t)net->n_layers, sizeof *r.approx);
     r.relu_last = calloc((size_t)net->n_layers, 1);
-    int rc = r.p && ex && uses && r.approx && r.relu_last ? 0 : errf(err, errlen, "out of memory");
+    char *pooled_before = calloc((size_t)net->n_layers, 1); /* a GAP commute_gap moved before its conv */
+    int rc = r.p && ex && uses && r.approx && r.relu_last && pooled_before ? 0 : errf(err, errlen, "out of memory");
     if (!rc)
         rc = fit_approximators(&r, net, norm);
     for (int i = 1; i <= net->output && !rc; i++)
@@ -955,11 +996,16 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
         Exprs *in[NN_MAX_INPUTS];
         for (int k = 0; k < l->n_inputs; k++)
             in[k] = &ex[l->inputs[k]];
-        int pool = reserve_pos(&r) ? -1 : commute_relu(&r, net, i, uses, in[0]);
+        int pool = reserve_pos(&r) ? -1 : commute_relu(&r, net, i, uses, in[0]), gap = commute_gap(net, i, uses);
         if (pool < 0)
             rc = fail_oom(&r);
         else if (pool > 0) {
             r.relu_last[pool] = 1;
+            rc = exprs_copy(&ex[i], in[0]) ? fail_oom(&r) : 0;
+        } else if (gap > 0) {
+            pooled_before[gap] = 1;
+            rc = reform_gap_conv(&r, l, in[0], &ex[i]);
+        } else if (pooled_before[i]) { /* already pooled: the conv's output as it is */
             rc = exprs_copy(&ex[i], in[0]) ? fail_oom(&r) : 0;
         } else {
             rc = reform_layer(&r, l, in, i == net->output, &ex[i]);
@@ -998,6 +1044,7 @@ int reform(Net *net, const Normalize *norm, const ReformOptions *opt, Program **
         approx_free(&r.approx[i]);
     free(r.approx);
     free(r.relu_last);
+    free(pooled_before);
     free(r.pos);
     free(r.table);
     acc_free(&r.acc);

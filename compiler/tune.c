@@ -18,11 +18,14 @@
 
 #include <cblas.h>
 
+#include "../simulators/simulators.h"
 #include "tune.h"
 
 #define TUNE_IMAGES 1024          /* images the walk runs */
+#define TUNE_IMAGES_SNN 256       /* ... on a spiking chip, whose simulator it runs again and again */
 #define TUNE_VALUES_MAX (192 << 20) /* floats per value array (neurons × images): 768 MB */
 #define SAMPLES_MAX 8192          /* samples per part */
+#define HOLD_OUT 5                /* one sample in 5 checks the fit */
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -76,6 +79,7 @@ typedef struct {
     int *order;        /* [n_ops] */
     int32_t *max_in;   /* [n_ops]: each op's largest source neuron */
     double *x, *acc, *wd;
+    int kept_naive;    /* parts where tuning did not beat naive on held-out samples */
 } Walk;
 
 /* Parts: ops keyed by (float block, group), in order of first op. */
@@ -166,6 +170,31 @@ static void eval_op(Walk *wk, int k)
     }
 }
 
+/* Squared error, after the activation (without its rounding), of block
+ * (w, bias, shift) on tp's held-out samples n .. ns − 1. */
+static double held_out_error(const TuneProblem *tp, size_t ns, const int32_t *w, const int64_t *bias, int shift,
+                             const Surrogate *sg, double t_off, CoreActivation act)
+{
+    const int R = tp->rows, C = tp->cols;
+    const double inv = ldexp(1, -shift);
+    double e = 0;
+    for (size_t s = (size_t)tp->n; s < ns; s++) {
+        const double *u = tp->U + s * (R + 1), *y = tp->Y + s * C;
+        for (int j = 0; j < C; j++) {
+            double a = (double)bias[j] * u[R];
+            for (int i = 0; i < R; i++)
+                a += w[(size_t)j * R + i] * u[i];
+            double pred = a * inv - t_off, want = y[j] - t_off;
+            if (act == CORE_RELU) {
+                pred = pred < 0 ? 0 : pred > sg->top ? sg->top : pred;
+                want = want < 0 ? 0 : want > sg->top ? sg->top : want;
+            }
+            e += (pred - want) * (pred - want);
+        }
+    }
+    return e;
+}
+
 /* Tunes the part of op k from its ops whose inputs are computed. */
 static int tune_unit(Walk *wk, int k, int unit)
 {
@@ -197,8 +226,11 @@ static int tune_unit(Walk *wk, int k, int unit)
     /* Xf: the float network's inputs of each sample; Y = Xf · Wfᵀ + bf. */
     double *xf = malloc(sizeof *xf * ns * R), *wf = malloc(sizeof *wf * (size_t)R * C);
     rc = rc || !xf || !wf ? -1 : 0;
-    for (size_t s = 0; s < ns && !rc; s++) {
-        size_t pick = ns == total ? s : splitmix(&seed) % total;
+    /* Every HOLD_OUT-th sample is held out (rows n_fit ..) to check the fit. */
+    const size_t n_fit = ns - ns / HOLD_OUT;
+    for (size_t k2 = 0; k2 < ns && !rc; k2++) {
+        size_t pick = ns == total ? k2 : splitmix(&seed) % total;
+        size_t s = k2 % HOLD_OUT == HOLD_OUT - 1 ? n_fit + k2 / HOLD_OUT : k2 - k2 / HOLD_OUT;
         const CoreOp *op = &fp->ops[ready[pick / n]];
         const int img = (int)(pick % n);
         double *u = tp.U + s * R1, *x = xf + s * R;
@@ -234,14 +266,24 @@ static int tune_unit(Walk *wk, int k, int unit)
             tp.w0[(size_t)R * C + j] = (fb->bf[j] * t_mult + t_off) / sg->bias_mult;
         const unsigned ph = wk->hw->tune.phases;
         const int wmax = (1 << (wk->hw->weights.bits - 1)) - 1;
+        tp.n = (int)n_fit;
         rc = tune_solve(&tp, !!(ph & HW_PHASE_FREE), !!(ph & HW_PHASE_ROUND), fb->act == CORE_LINEAR, wmax,
                         wk->hw->neuron.shift_max, w, bias, &shift);
+    }
+    /* Keep naive's block where the tuned one does worse on the held-out samples. */
+    const CoreBlock *nb = &p->blocks[p->ops[k].block];
+    if (!rc && n_fit < ns &&
+        held_out_error(&tp, ns, w, bias, shift, sg, t_off, fb->act) >=
+            held_out_error(&tp, ns, nb->w, nb->bias, nb->shift, sg, t_off, fb->act)) {
+        wk->kept_naive++;
+        goto done;
     }
     int blk = rc ? -1 : program_add_block(p, R, C, w, bias, shift, fb->act);
     if (blk < 0)
         rc = -1;
     for (int m = 0; m < n_unit && !rc; m++)
         p->ops[ops[m]].block = blk;
+done:
     free(ready);
     free(tp.U);
     free(tp.Y);
@@ -297,6 +339,38 @@ static Program *drop_unused_blocks(const Program *p)
     return q;
 }
 
+/* Spiking chips: every neuron below `below` as the chip really counts its
+ * spikes (the simulator on the program as tuned so far: later ops do not
+ * change earlier neurons), not the surrogate's steady-state count. The
+ * timing the surrogate leaves out (inputs that arrive late, one spike per
+ * step at most) is then in the inputs the next parts are fitted on. */
+static int real_counts(Walk *wk, const int32_t *q, int32_t *counts, int32_t below)
+{
+    /* The ops below `below`, and a 1×1 linear op on pixel 0 for the output
+     * the simulator wants (the rest of the program does not matter here). */
+    const Program *p = wk->p;
+    Program *pre = program_create(p->n_inputs, p->io_bits);
+    int failed = !pre, zero_w = 0, k = 0;
+    for (int b = 0; b < p->n_blocks && !failed; b++) {
+        const CoreBlock *bl = &p->blocks[b];
+        failed = program_add_block(pre, bl->rows, bl->cols, bl->w, bl->bias, bl->shift, bl->act) < 0;
+    }
+    for (; k < p->n_ops && p->ops[k].out < below && !failed; k++)
+        failed = program_add_op(pre, p->ops[k].block, p->ops[k].in, p->ops[k].part, p->ops[k].group) < 0;
+    int32_t zero_in = 0, out = -1;
+    int blk = failed ? -1 : program_add_block(pre, 1, 1, &zero_w, NULL, 0, CORE_LINEAR);
+    failed = failed || blk < 0 || (out = program_add_op(pre, blk, &zero_in, 0, 0)) < 0 ||
+             program_set_outputs(pre, &out, 1);
+    SnnOutput so = {NULL, NULL, NULL, counts};
+    failed = failed || snn_run(pre, wk->hw, q, wk->n, 0, &so);
+    const size_t N = failed ? 0 : (size_t)pre->n_neurons;
+    for (int32_t i = p->n_inputs; i < below && !failed; i++)
+        for (int img = 0; img < wk->n; img++)
+            wk->vq[(size_t)i * wk->n + img] = (float)counts[img * N + i];
+    program_free(pre);
+    return failed ? -1 : 0;
+}
+
 static int tune_walk(Walk *wk, const uint8_t *px)
 {
     const Program *fp = wk->fp;
@@ -319,15 +393,31 @@ static int tune_walk(Walk *wk, const uint8_t *px)
     }
     if (!rc)
         surrogate_inputs(wk, px);
+    /* Spiking chips: the simulator's counts, refreshed before each part
+     * that reads a neuron the surrogate computed (stale_from and above). */
+    int32_t *q = NULL, *counts = NULL, stale_from = fp->n_inputs;
+    if (!rc && wk->sg.snn) {
+        q = malloc(sizeof *q * (size_t)fp->n_inputs * wk->n);
+        counts = malloc(sizeof *counts * (size_t)fp->n_neurons * wk->n);
+        rc = q && counts ? 0 : -1;
+        if (!rc)
+            quantise_pixels(wk->p, px, (size_t)fp->n_inputs * wk->n, q);
+    }
     for (int k = 0; k < fp->n_ops && !rc; k++) {
         int u = wk->unit_of[k];
         if (!done[u]) {
-            rc = tune_unit(wk, k, u);
+            if (counts && wk->max_in[k] >= stale_from) {
+                rc = real_counts(wk, q, counts, wk->p->ops[k].out);
+                stale_from = wk->p->ops[k].out;
+            }
+            rc = rc ? rc : tune_unit(wk, k, u);
             done[u] = 1;
         }
         if (!rc)
             eval_op(wk, k);
     }
+    free(q);
+    free(counts);
     free(done);
     return rc;
 }
@@ -340,7 +430,8 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
         return errf(err, errlen, "the full strategy needs a float (reformed) program");
     const int snn = hw->target.mode == HW_SNN, T = hw->io.window > 0 ? hw->io.window : 1;
     const unsigned phases = hw->tune.phases;
-    int n = n_calib < TUNE_IMAGES ? n_calib : TUNE_IMAGES;
+    const int most = snn ? TUNE_IMAGES_SNN : TUNE_IMAGES;
+    int n = n_calib < most ? n_calib : most;
     while (n > 16 && (size_t)fp->n_neurons * n > TUNE_VALUES_MAX)
         n /= 2;
     if (n < 1)

@@ -51,7 +51,7 @@ static int run_chunk(Runner *rn, const int32_t *q, int n, long first, int64_t *i
         return pim_run(rn->chip, q, n, il);
     if (!rn->steps)
         return ann_run(p, q, n, il);
-    SnnOutput out = {rn->per_step, il, rn->spikes};
+    SnnOutput out = {rn->per_step, il, rn->spikes, NULL};
     if (snn_run(p, rn->hw, q, n, first, &out))
         return -1;
     for (int i = 0; i < n; i++) {

@@ -28,9 +28,11 @@
  *                                     ; taking the same value: crossbar.rows, crossbar.cols)
  *     values  = 2, 4, 8
  *     presets = tianji-ann            ; optional: where it applies
+ *     strategies = full               ; optional: the strategies it applies to
+ *                                     ; (an ablation of tune.phases, say)
  *
- * Jobs are the cartesian product; an axis applies to a job's preset or not
- * at all. Zoo models are trained once per (definition, data set, seed,
+ * Jobs are the cartesian product; an axis applies to a job's preset and
+ * strategy or not at all. Zoo models are trained once per (definition, data set, seed,
  * epochs) before their jobs, cached under `cache` by a hash of those. */
 #ifndef HARNESS_SWEEP_H
 #define HARNESS_SWEEP_H
@@ -63,6 +65,8 @@ typedef struct {
     char values[SWEEP_MAX][32];
     int n_presets;            /* 0: every preset */
     char presets[SWEEP_MAX][SWEEP_NAME];
+    int n_strategies;         /* 0: every strategy */
+    char strategies[SWEEP_MAX][SWEEP_NAME];
 } SweepAxis;
 
 typedef struct {

@@ -144,7 +144,7 @@ static int read_model(Reader *r, const char *name, SweepModel *m)
 
 static int read_axis(Reader *r, const char *sec, SweepAxis *a, const Sweep *s)
 {
-    static const char *const known[] = {"key", "values", "presets", NULL};
+    static const char *const known[] = {"key", "values", "presets", "strategies", NULL};
     memset(a, 0, sizeof *a);
     if (only_keys(r, sec, known))
         return -1;
@@ -166,6 +166,17 @@ static int read_axis(Reader *r, const char *sec, SweepAxis *a, const Sweep *s)
         return -1;
     if (presets && split_list(r, sec, "presets", presets, &a->presets[0][0], sizeof a->presets[0], &a->n_presets))
         return -1;
+    const char *strategies = get(r, sec, "strategies");
+    if (strategies && split_list(r, sec, "strategies", strategies, &a->strategies[0][0], sizeof a->strategies[0],
+                                 &a->n_strategies))
+        return -1;
+    for (int k = 0; k < a->n_strategies; k++) {
+        int found = 0;
+        for (int t = 0; t < s->n_strategies && !found; t++)
+            found = !strcmp(s->strategies[t], a->strategies[k]);
+        if (!found)
+            return bad(r, sec, "strategies", "'%s' is not in [sweep] strategies", a->strategies[k]);
+    }
     for (int p = 0; p < a->n_presets; p++) {
         int found = 0;
         for (int h = 0; h < s->n_hw && !found; h++)
@@ -403,14 +414,17 @@ static double file_flops(const SweepModel *sm)
     return f > 0 ? f : 1e6;
 }
 
-static int axis_applies(const SweepAxis *a, const char *hw)
+static int listed(const char (*items)[SWEEP_NAME], int n, const char *name)
 {
-    if (!a->n_presets)
-        return 1;
-    for (int p = 0; p < a->n_presets; p++)
-        if (!strcmp(a->presets[p], hw))
+    for (int k = 0; k < n; k++)
+        if (!strcmp(items[k], name))
             return 1;
-    return 0;
+    return !n; /* an empty list: everything */
+}
+
+static int axis_applies(const SweepAxis *a, const char *hw, const char *strategy)
+{
+    return listed(a->presets, a->n_presets, hw) && listed(a->strategies, a->n_strategies, strategy);
 }
 
 int sweep_expand(const Sweep *s, SweepTask **tasks, int *n, char *err, size_t errlen)
@@ -450,7 +464,7 @@ int sweep_expand(const Sweep *s, SweepTask **tasks, int *n, char *err, size_t er
                     /* Odometer over the axes that apply to this preset. */
                     int value[RESULTS_MAX_AXES];
                     for (int a = 0; a < s->n_axes; a++)
-                        value[a] = axis_applies(&s->axes[a], s->hw[h]) ? 0 : -1;
+                        value[a] = axis_applies(&s->axes[a], s->hw[h], s->strategies[st]) ? 0 : -1;
                     for (;;) {
                         if (count == cap) {
                             SweepTask *g = realloc(t, sizeof *t * (cap *= 2));

@@ -79,6 +79,8 @@ typedef struct {
     int64_t *logits;      /* [n][T][n_outputs]: the output potentials after each step (may be NULL) */
     int64_t *final;       /* [n][n_outputs]: after step T (may be NULL) */
     int64_t *spikes;      /* [n]: spikes fired by all core ops (may be NULL) */
+    int32_t *counts;      /* [n][n_neurons]: each neuron's spikes over T steps, input pixels
+                           * included (current coding: 0 for them); linear neurons 0 (may be NULL) */
 } SnnOutput;
 
 /* Runs n images (first_image: the index of the first, for poisson seeds).

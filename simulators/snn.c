@@ -174,6 +174,11 @@ static void run_image(const SnnPlan *pl, SnnState *st, const int32_t *x, size_t 
         snn_input_trains(&pl->coding, x, p->n_inputs, st->keys, t0, steps, st->trains + 1);
         for (int l = 0; l < pl->n_layers; l++)
             fired += run_layer(&c, &pl->layers[l]);
+        if (out->counts) { /* what the compiler's tuning reads */
+            int32_t *cnt = out->counts + i * (size_t)p->n_neurons;
+            for (int k = 0; k < p->n_neurons; k++)
+                cnt[k] = (t0 ? cnt[k] : 0) + (int32_t)train_count(st->trains[1 + k]);
+        }
     }
     if (out->spikes)
         out->spikes[i] = fired;

@@ -49,7 +49,7 @@ static Run run(const Program *p, const Hw *hw, const int32_t *x, int n, long fir
     Run r = {calloc((size_t)n * hw->io.window * p->n_outputs, sizeof(int64_t)),
              calloc((size_t)n * p->n_outputs, sizeof(int64_t)), calloc((size_t)n, sizeof(int64_t))};
     assert_non_null(r.logits);
-    SnnOutput out = {r.logits, r.final, r.spikes};
+    SnnOutput out = {r.logits, r.final, r.spikes, NULL};
     assert_int_equal(snn_run(p, hw, x, n, first, &out), 0);
     return r;
 }
@@ -467,7 +467,7 @@ static void test_bad_arguments(void **state)
     Program *p = one_neuron(2);
     Hw hw = snn_hw(HW_IN_RATE, HW_ACT_IF, HW_RESET_SUBTRACT, 0, 4);
     int64_t final[1];
-    SnnOutput out = {NULL, final, NULL};
+    SnnOutput out = {NULL, final, NULL, NULL};
     int32_t x = 3;
     assert_int_equal(snn_run(p, &hw, &x, 1, 0, &out), 0);
     assert_int_equal(final[0], 1); /* a spike every step, weight 1, θ = 4: one in 4 steps */
