@@ -98,9 +98,10 @@ static int32_t add_ops(Program *p, Rng *r, int rows, int cols, Scale s, int extr
  *          one op here and one after B (out of depth order);
  * depth 2: B from pixels and A (current-coded pixels and spikes in one op),
  *          and W, one op of 530 columns from A2 (wider than a layer);
- * depth 3: C from A, B and W; output Q (linear) from B;
- * depth 4: output P (linear) from C and B. The logits interleave P and Q.
- * scales: the scale_of A, A2, B (and Q), W, C (and P). */
+ * depth 3: C from A, B and W; outputs Q from B and R from B and W (two
+ *          linear ops in one layer);
+ * depth 4: output P (linear) from C and B. The logits interleave P, Q, R.
+ * scales: the scale_of A, A2, B (and Q), W (and R), C (and P). */
 static Program *random_program(uint64_t seed, int io_bits, const char scales[5])
 {
     Rng r;
@@ -127,12 +128,16 @@ static Program *random_program(uint64_t seed, int io_bits, const char scales[5])
     pool_add(&from, &b);
     pool_add(&from, &w);
     add_ops(p, &r, 24, 7, s[4], 1, CORE_RELU, 2, &from, &c);
-    int32_t q = add_ops(p, &r, 20, 4, s[2], 0, CORE_LINEAR, 1, &b, NULL);
+    int32_t q = add_ops(p, &r, 20, 2, s[2], 0, CORE_LINEAR, 1, &b, NULL);
+    from.n = 0;
+    pool_add(&from, &b);
+    pool_add(&from, &w);
+    int32_t rr = add_ops(p, &r, 25, 2, s[3], 0, CORE_LINEAR, 1, &from, NULL);
     from.n = 0;
     pool_add(&from, &c);
     pool_add(&from, &b);
     int32_t o = add_ops(p, &r, 21, 6, s[4], 0, CORE_LINEAR, 1, &from, NULL);
-    int32_t outs[N_OUT] = {o + 3, q + 1, o, o + 5, q + 3, o + 1, q, o + 2, q + 2, o + 4};
+    int32_t outs[N_OUT] = {o + 3, q + 1, o, o + 5, rr + 1, o + 1, q, o + 2, rr, o + 4};
     assert_int_equal(program_set_outputs(p, outs, N_OUT), 0);
     char err[256];
     if (program_validate(p, err, sizeof err))
@@ -268,7 +273,7 @@ static void test_int32_layers(void **state)
         for (int coding = HW_IN_CURRENT; coding <= HW_IN_POISSON; coding++) {
             Hw hw = snn_hw(coding, HW_ACT_IF, HW_RESET_SUBTRACT, 40);
             assert_int_equal(wide_layers(p, &hw, &n_layers), 0);
-            assert_int_equal(n_layers, 8); /* A ×2 (cut at SNN_LAYER_COLS), A2, B, W, C, Q, P */
+            assert_int_equal(n_layers, 8); /* A ×2 (cut at SNN_LAYER_COLS), A2, B, W, C, Q + R, P */
         }
         sweep_hw(p, x, 2000);
         free(x);
@@ -293,7 +298,7 @@ static void test_int64_layers(void **state)
 }
 
 /* int32 and int64 layers in one program, each reading the other's trains:
- * W and C (and P) big, so int64; A medium, so int64 under current coding
+ * W, C and the outputs big, so int64; A medium, so int64 under current coding
  * only (its 8-bit pixels), int32 under rate. */
 static void test_mixed_layers(void **state)
 {
@@ -301,11 +306,11 @@ static void test_mixed_layers(void **state)
     Program *p = random_program(61, 8, "mssbb");
     int32_t *x = random_images(62, 8);
     int n_layers;
-    /* layers: A2 (the smaller θ of depth 1 first), A ×2, B, W, C, Q, P */
+    /* layers: A2 (the smaller θ of depth 1 first), A ×2, B, W, C, Q + R, P */
     Hw hw = snn_hw(HW_IN_RATE, HW_ACT_LIF, HW_RESET_ZERO, 20);
-    assert_int_equal(wide_layers(p, &hw, &n_layers), 1u << 4 | 1u << 5 | 1u << 7);
+    assert_int_equal(wide_layers(p, &hw, &n_layers), 1u << 4 | 1u << 5 | 1u << 6 | 1u << 7);
     hw.io.input_coding = HW_IN_CURRENT;
-    assert_int_equal(wide_layers(p, &hw, &n_layers), 1u << 1 | 1u << 2 | 1u << 4 | 1u << 5 | 1u << 7);
+    assert_int_equal(wide_layers(p, &hw, &n_layers), 1u << 1 | 1u << 2 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 7);
     sweep_hw(p, x, 2000);
     free(x);
     program_free(p);
