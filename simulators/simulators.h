@@ -47,9 +47,10 @@ void pim_free(PimChip *chip);
 int pim_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits);
 
 /* ------------------------------------------------------------- SNN
- * Spiking cores (DESIGN.md §6, simulators/snn.c). Every CORE_RELU block is a
- * layer of integrate-and-fire neurons with threshold θ = 2^shift (shift 0:
- * θ = 1; a fixed hw->neuron.threshold is the compiler's to express as shift).
+ * Spiking cores (DESIGN.md §6, simulators/snn.c; the plain reference path
+ * the tests hold it to is snn_reference.h). Every CORE_RELU block is a layer
+ * of integrate-and-fire neurons with threshold θ = 2^shift (shift 0: θ = 1;
+ * a fixed hw->neuron.threshold is the compiler's to express as shift).
  * Potentials are int64 and start at 0. Per step t = 0 .. T−1, the core ops
  * run in program order, each neuron j of an op:
  *   1. V += Σ_i W_ij · s_i + bias_j   (s_i: row i's source value this step)

@@ -21,6 +21,7 @@
 #include "datasets/datasets.h"
 #include "nn/nn.h"
 #include "tests/unit/lenet5_fixture.h"
+#include "tests/unit/verify_expect.h"
 
 static int setup(void **state)
 {
@@ -65,38 +66,6 @@ static Program *typed_program(void)
     return p;
 }
 
-static long long verify(const Program *p, const Hw *hw, VerifyReport *rep)
-{
-    long long n = verify_program(p, hw, rep, 64);
-    assert_true(n >= 0);
-    return n;
-}
-
-static void assert_text(const VerifyReport *rep, int i, const char *want)
-{
-    char line[512];
-    verify_describe(rep, i, line, sizeof line);
-    if (!strstr(line, want))
-        fail_msg("'%s' lacks '%s'", line, want);
-}
-
-/* Only V_AXON_TYPES violations, count of them, the first at op/row/col. */
-static void expect_axon(const Program *p, const Hw *hw, long long count, int op, int row, int col,
-                        long long value, long long limit, const char *text)
-{
-    VerifyReport rep;
-    assert_int_equal(verify(p, hw, &rep), count);
-    assert_int_equal(rep.counts[V_AXON_TYPES], count);
-    assert_int_equal(rep.v[0].kind, V_AXON_TYPES);
-    assert_int_equal(rep.v[0].op, op);
-    assert_int_equal(rep.v[0].row, row);
-    assert_int_equal(rep.v[0].col, col);
-    assert_int_equal(rep.v[0].value, value);
-    assert_int_equal(rep.v[0].limit, limit);
-    assert_text(&rep, 0, text);
-    verify_report_free(&rep);
-}
-
 static void test_verify_rule(void **state)
 {
     (void)state;
@@ -104,29 +73,29 @@ static void test_verify_rule(void **state)
     axon_hw(&hw, 2);
     Program *p = typed_program();
     VerifyReport rep;
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     assert_string_equal(verify_kind_name(V_AXON_TYPES), "axon_types");
 
     /* A type outside 0..k-1: reported for both ops of the shared block. */
     p->blocks[0].axon_type[2] = 2;
-    expect_axon(p, &hw, 2, 0, 2, -1, 2, 2, "row 2 has axon type 2, outside 0..1");
+    expect_only_at(p, &hw, V_AXON_TYPES, 2, 0, 2, -1, 2, 2, "row 2 has axon type 2, outside 0..1");
     hw.weights.axon_types = 3; /* now allowed, but row 2 is alone in type 2: fine */
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     hw.weights.axon_types = 2;
     p->blocks[0].axon_type[2] = 0;
 
     /* Two rows of one type with different weights in a column. */
     p->blocks[0].w[1 * 4 + 3] = 1; /* col 1, row 3 (type 1; row 1 has 0) */
-    expect_axon(p, &hw, 2, 0, 3, 1, 1, 0, "weight 1 at row 3, col 1, but 0 on an earlier row");
+    expect_only_at(p, &hw, V_AXON_TYPES, 2, 0, 3, 1, 1, 0, "weight 1 at row 3, col 1, but 0 on an earlier row");
     /* Retyping row 3 alone does not help with k = 2 (row 2 is type 0, weight 3 vs -2 in col 0)... */
     p->blocks[0].axon_type[3] = 0;
-    expect_axon(p, &hw, 2, 0, 3, 0, -2, 3, "weight -2 at row 3, col 0, but 3 on an earlier row");
+    expect_only_at(p, &hw, V_AXON_TYPES, 2, 0, 3, 0, -2, 3, "weight -2 at row 3, col 0, but 3 on an earlier row");
     /* ...a third type does. */
     hw.weights.axon_types = 3;
     p->blocks[0].axon_type[3] = 2;
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     p->blocks[0].w[1 * 4 + 3] = 0;
     p->blocks[0].axon_type[3] = 1;
@@ -134,11 +103,11 @@ static void test_verify_rule(void **state)
 
     /* NULL types: every row type 0, so each column one weight. */
     p->blocks[1].w[2] = 6;
-    expect_axon(p, &hw, 1, 2, 2, 0, 6, 7, "core op 2 (block 1): weight 6 at row 2, col 0");
+    expect_only_at(p, &hw, V_AXON_TYPES, 1, 2, 2, 0, 6, 7, "core op 2 (block 1): weight 6 at row 2, col 0");
     /* Without the axon-type encoding nothing of this is checked. */
     hw.weights.encoding = HW_ENC_INT;
     p->blocks[0].axon_type[0] = 9;
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     program_free(p);
 }
@@ -159,7 +128,7 @@ static void test_save_load(void **state)
     assert_memory_equal(q->blocks[0].axon_type, p->blocks[0].axon_type, 4);
     assert_null(q->blocks[1].axon_type);
     VerifyReport rep;
-    assert_int_equal(verify(q, &got, &rep), 0);
+    assert_int_equal(verify_checked(q, &got, &rep), 0);
     verify_report_free(&rep);
     program_free(q);
 
@@ -328,7 +297,7 @@ static void test_random_programs_fit(void **state)
             double rel, rel2;
             Program *plain, *q = typed(fp, &hw, px, 32, &plain, &rel), *q2 = typed(fp, &hw, px, 32, NULL, &rel2);
             VerifyReport rep;
-            long long v = verify(q, &hw, &rep);
+            long long v = verify_checked(q, &hw, &rep);
             if (v) {
                 char line[512];
                 verify_describe(&rep, 0, line, sizeof line);
@@ -384,7 +353,7 @@ static void test_exact_cases(void **state)
     VerifyReport rep;
     assert_int_equal(assign_axon_types(&plain, fp, &hw, px, 0, &rel, err, sizeof err), 0);
     assert_true(rel > 0 && rel < 1);
-    assert_int_equal(verify(plain, &hw, &rep), 0);
+    assert_int_equal(verify_checked(plain, &hw, &rep), 0);
     verify_report_free(&rep);
     program_free(plain);
 
@@ -394,7 +363,7 @@ static void test_exact_cases(void **state)
     hw.crossbar.fanout = 1;
     hw.weights.axon_types = 4;
     q = typed(relayed, &hw, px, 40, &plain, &rel);
-    assert_int_equal(verify(q, &hw, &rep), 0);
+    assert_int_equal(verify_checked(q, &hw, &rep), 0);
     verify_report_free(&rep);
     assert_true(q->n_ops > plain->n_ops); /* the relay block was cut */
     assert_int_equal(q->n_neurons, plain->n_neurons);
@@ -462,7 +431,7 @@ static void test_truenorth_lenet5(void **state)
         quantise_naive(relayed, &hw, ds.train.pixels, 64, &p, err, sizeof err))
         fail_msg("%s", err);
     VerifyReport rep;
-    long long v = verify(p, &hw, &rep);
+    long long v = verify_checked(p, &hw, &rep);
     if (v) {
         char line[512];
         verify_describe(&rep, 0, line, sizeof line);

@@ -1,7 +1,8 @@
 /* simulators/snn: spiking cores on programs built by hand, checked against
- * spike trains worked out here; against a plain dense simulator written from
- * the specification in simulators.h; identical results on any thread count,
- * batch split and (poisson) the same seed. */
+ * spike trains worked out here, on both the fast path (snn_run) and the
+ * plain reference path (snn_reference.h), which must agree everywhere;
+ * identical results on any thread count, batch split and (poisson) the same
+ * seed. The fast path's corners are in test_snn_fast.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 #include "compiler/program.h"
 #include "nn/nn.h"
 #include "simulators/simulators.h"
+#include "simulators/snn_reference.h"
 
 static Hw snn_hw(int coding, int activation, int reset, double leak, int window)
 {
@@ -38,21 +40,9 @@ static void must_validate(const Program *p)
         fail_msg("%s", err);
 }
 
-/* Runs n images; logits [n][T][n_outputs], final [n][n_outputs], spikes [n]
- * are allocated here (free them). */
 typedef struct {
     int64_t *logits, *final, *spikes;
 } Run;
-
-static Run run(const Program *p, const Hw *hw, const int32_t *x, int n, long first)
-{
-    Run r = {calloc((size_t)n * hw->io.window * p->n_outputs, sizeof(int64_t)),
-             calloc((size_t)n * p->n_outputs, sizeof(int64_t)), calloc((size_t)n, sizeof(int64_t))};
-    assert_non_null(r.logits);
-    SnnOutput out = {r.logits, r.final, r.spikes, NULL};
-    assert_int_equal(snn_run(p, hw, x, n, first, &out), 0);
-    return r;
-}
 
 static void run_free(Run *r)
 {
@@ -60,6 +50,28 @@ static void run_free(Run *r)
     free(r->final);
     free(r->spikes);
 }
+
+/* Runs n images; logits [n][T][n_outputs], final [n][n_outputs], spikes [n]
+ * are allocated here (free them). The reference path must agree, so every
+ * case below pins both paths. */
+static Run run(const Program *p, const Hw *hw, const int32_t *x, int n, long first)
+{
+    Run r = {calloc((size_t)n * hw->io.window * p->n_outputs, sizeof(int64_t)),
+             calloc((size_t)n * p->n_outputs, sizeof(int64_t)), calloc((size_t)n, sizeof(int64_t))};
+    assert_non_null(r.logits);
+    SnnOutput out = {r.logits, r.final, r.spikes, NULL};
+    assert_int_equal(snn_run(p, hw, x, n, first, &out), 0);
+    Run ref = {malloc(sizeof(int64_t) * n * hw->io.window * p->n_outputs),
+               malloc(sizeof(int64_t) * n * p->n_outputs), malloc(sizeof(int64_t) * n)};
+    assert_true(ref.logits && ref.final && ref.spikes);
+    assert_int_equal(snn_reference_run(p, hw, x, n, first, &(SnnOutput){ref.logits, ref.final, ref.spikes, NULL}), 0);
+    assert_memory_equal(r.logits, ref.logits, sizeof(int64_t) * n * hw->io.window * p->n_outputs);
+    assert_memory_equal(r.final, ref.final, sizeof(int64_t) * n * p->n_outputs);
+    assert_memory_equal(r.spikes, ref.spikes, sizeof(int64_t) * n);
+    run_free(&ref);
+    return r;
+}
+
 
 /* ------------------------------------------------------- by hand */
 
@@ -230,70 +242,7 @@ static void test_layers_see_spikes_in_the_same_step(void **state)
     program_free(p);
 }
 
-/* ------------------------------------------------ reference model */
-
-static uint64_t mix(uint64_t z) /* splitmix64, as simulators.h specifies */
-{
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static int32_t coded(const Hw *hw, int64_t top, int32_t x, uint64_t image, uint64_t pixel, int t)
-{
-    if (hw->io.input_coding == HW_IN_CURRENT)
-        return x;
-    if (hw->io.input_coding == HW_IN_RATE)
-        return (t + 1) * x / top > t * x / top;
-    uint64_t key = mix(mix(mix(hw->io.seed) ^ image) ^ pixel);
-    uint64_t u = mix(key ^ (uint64_t)t) >> 32;
-    return u * (uint64_t)top < (uint64_t)x << 32;
-}
-
-/* The specification, plainly: every neuron of every op, every row. */
-static void reference(const Program *p, const Hw *hw, const int32_t *x, uint64_t image,
-                      int64_t *logits, int64_t *spikes)
-{
-    const int T = hw->io.window;
-    const int64_t top = ((int64_t)1 << p->io_bits) - 1;
-    int64_t *v = calloc((size_t)p->n_neurons, sizeof *v);
-    int32_t *s = calloc((size_t)p->n_neurons, sizeof *s);
-    *spikes = 0;
-    for (int t = 0; t < T; t++) {
-        for (int i = 0; i < p->n_inputs; i++)
-            s[i] = coded(hw, top, x[i], image, (uint64_t)i, t);
-        for (int k = 0; k < p->n_ops; k++) {
-            const CoreOp *op = &p->ops[k];
-            const CoreBlock *b = &p->blocks[op->block];
-            int64_t theta = (int64_t)1 << b->shift;
-            double lf = hw->neuron.leak * (double)theta + 0.5;
-            int64_t leak = hw->neuron.activation == HW_ACT_LIF ? (int64_t)lf : 0;
-            for (int j = 0; j < b->cols; j++) {
-                int64_t *V = &v[op->out + j];
-                *V += b->bias[j];
-                for (int i = 0; i < b->rows; i++)
-                    if (op->in[i] != PROGRAM_ZERO)
-                        *V += (int64_t)b->w[(size_t)j * b->rows + i] * s[op->in[i]];
-                if (b->act == CORE_LINEAR)
-                    continue;
-                if (*V > 0)
-                    *V = *V > leak ? *V - leak : 0;
-                else
-                    *V = *V < -leak ? *V + leak : 0;
-                s[op->out + j] = *V >= theta;
-                if (*V >= theta) {
-                    *V = hw->neuron.reset == HW_RESET_ZERO ? 0 : *V - theta;
-                    ++*spikes;
-                }
-            }
-        }
-        for (int o = 0; o < p->n_outputs; o++)
-            logits[(size_t)t * p->n_outputs + o] = v[p->outputs[o]];
-    }
-    free(v);
-    free(s);
-}
+/* ------------------------------------------------ reference path */
 
 /* Three ReLU layers of ops sharing one block each (like the positions of a
  * convolution), some rows wired to PROGRAM_ZERO, then a linear layer.
@@ -350,7 +299,8 @@ static int32_t *random_images(uint64_t seed, int n, int io_bits)
     return x;
 }
 
-/* Every coding, IF and LIF, both resets: equal to the plain model, bit for bit. */
+/* Every coding, IF and LIF, both resets: equal to the reference path, bit
+ * for bit (test_snn_fast.c covers the fast path's corners). */
 static void test_matches_reference(void **state)
 {
     (void)state;
@@ -364,7 +314,8 @@ static void test_matches_reference(void **state)
                 Hw hw = snn_hw(coding, act, reset, 0.125, T);
                 Run r = run(p, &hw, x, n, 100);
                 for (int i = 0; i < n; i++) {
-                    reference(p, &hw, x + i * N_IN, 100 + (uint64_t)i, want, &want_spikes);
+                    SnnOutput ref = {want, NULL, &want_spikes, NULL};
+                    assert_int_equal(snn_reference_run(p, &hw, x + i * N_IN, 1, 100 + i, &ref), 0);
                     assert_memory_equal(r.logits + (size_t)i * T * N_OUT, want, sizeof want);
                     assert_memory_equal(r.final + (size_t)i * N_OUT, want + (T - 1) * N_OUT,
                                         sizeof(int64_t) * N_OUT);
@@ -461,6 +412,14 @@ static void test_poisson_rates(void **state)
 
 /* -------------------------------------------------------- errors */
 
+/* snn_run's status, which the reference path must share. */
+static int run_both(const Program *p, const Hw *hw, const int32_t *x, int n, long first, SnnOutput *out)
+{
+    int status = snn_run(p, hw, x, n, first, out);
+    assert_int_equal(snn_reference_run(p, hw, x, n, first, out), status);
+    return status;
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -469,27 +428,27 @@ static void test_bad_arguments(void **state)
     int64_t final[1];
     SnnOutput out = {NULL, final, NULL, NULL};
     int32_t x = 3;
-    assert_int_equal(snn_run(p, &hw, &x, 1, 0, &out), 0);
+    assert_int_equal(run_both(p, &hw, &x, 1, 0, &out), 0);
     assert_int_equal(final[0], 1); /* a spike every step, weight 1, θ = 4: one in 4 steps */
-    assert_int_equal(snn_run(p, &hw, &x, 0, 0, &out), 0); /* nothing to do */
-    assert_int_equal(snn_run(p, &hw, &x, -1, 0, &out), -1);
-    assert_int_equal(snn_run(NULL, &hw, &x, 1, 0, &out), -1);
-    assert_int_equal(snn_run(p, NULL, &x, 1, 0, &out), -1);
-    assert_int_equal(snn_run(p, &hw, NULL, 1, 0, &out), -1);
-    assert_int_equal(snn_run(p, &hw, &x, 1, 0, NULL), -1);
+    assert_int_equal(run_both(p, &hw, &x, 0, 0, &out), 0); /* nothing to do */
+    assert_int_equal(run_both(p, &hw, &x, -1, 0, &out), -1);
+    assert_int_equal(run_both(NULL, &hw, &x, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, NULL, &x, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, &hw, NULL, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, &hw, &x, 1, 0, NULL), -1);
     x = 4; /* above top = 3 */
-    assert_int_equal(snn_run(p, &hw, &x, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, &hw, &x, 1, 0, &out), -1);
     x = -1;
-    assert_int_equal(snn_run(p, &hw, &x, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, &hw, &x, 1, 0, &out), -1);
     x = 3;
     hw.io.window = 0;
-    assert_int_equal(snn_run(p, &hw, &x, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, &hw, &x, 1, 0, &out), -1);
     hw.io.window = 4;
     hw.neuron.leak = 1.5;
-    assert_int_equal(snn_run(p, &hw, &x, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, &hw, &x, 1, 0, &out), -1);
     hw.neuron.leak = 0;
     hw.io.input_coding = 7;
-    assert_int_equal(snn_run(p, &hw, &x, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, &hw, &x, 1, 0, &out), -1);
     program_free(p);
 
     /* A linear neuron feeding a core op: it has no spikes to send. */
@@ -500,14 +459,14 @@ static void test_bad_arguments(void **state)
     assert_int_equal(program_set_outputs(p, &b, 1), 0);
     must_validate(p);
     hw.io.input_coding = HW_IN_RATE;
-    assert_int_equal(snn_run(p, &hw, &x, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, &hw, &x, 1, 0, &out), -1);
     program_free(p);
 
     p = program_create_float(1);
     int fb = program_add_block_float(p, 1, 1, (float[]){1}, NULL, CORE_LINEAR);
     a = program_add_op(p, fb, (int32_t[]){0}, 0, 0);
     assert_int_equal(program_set_outputs(p, &a, 1), 0);
-    assert_int_equal(snn_run(p, &hw, &x, 1, 0, &out), -1);
+    assert_int_equal(run_both(p, &hw, &x, 1, 0, &out), -1);
     program_free(p);
 }
 

@@ -13,6 +13,7 @@
 #include "compiler/hw.h"
 #include "compiler/program.h"
 #include "compiler/verify.h"
+#include "tests/unit/verify_expect.h"
 
 /* A small chip: 8×4 crossbars, 4-bit weights (-8..7) and I/O, shifts up to
  * 6. Its accumulator has max(4 + 4 + 3, 4 + 6 + 1) = 11 bits: biases
@@ -46,43 +47,6 @@ static Program *small_program(void)
     return p;
 }
 
-static long long verify(const Program *p, const Hw *hw, VerifyReport *rep)
-{
-    long long n = verify_program(p, hw, rep, 64);
-    assert_true(n >= 0);
-    long long sum = 0;
-    for (int k = 0; k < V_COUNT; k++)
-        sum += rep->counts[k];
-    assert_int_equal(sum, n); /* the total is the counts' sum */
-    assert_int_equal(rep->n, n < 64 ? n : 64);
-    return n;
-}
-
-static void assert_text(const VerifyReport *rep, int i, const char *want)
-{
-    char line[256];
-    int len = verify_describe(rep, i, line, sizeof line);
-    assert_int_equal(len, (int)strlen(line));
-    if (!strstr(line, want))
-        fail_msg("'%s' lacks '%s'", line, want);
-}
-
-/* The program has only violations of `kind`, `count` of them; the first is
- * at op with value and limit, and reads `text`. */
-static void expect_only(const Program *p, const Hw *hw, ViolationKind kind, long long count, int op,
-                        long long value, long long limit, const char *text)
-{
-    VerifyReport rep;
-    assert_int_equal(verify(p, hw, &rep), count);
-    assert_int_equal(rep.counts[kind], count);
-    assert_int_equal(rep.v[0].kind, kind);
-    assert_int_equal(rep.v[0].op, op);
-    assert_int_equal(rep.v[0].value, value);
-    assert_int_equal(rep.v[0].limit, limit);
-    assert_text(&rep, 0, text);
-    verify_report_free(&rep);
-}
-
 /* The first stored violation of kind (and rule, for V_STRUCTURE), or -1. */
 static int find(const VerifyReport *rep, ViolationKind kind, int rule)
 {
@@ -99,14 +63,14 @@ static void test_valid_programs_fit(void **state)
     small_hw(&hw);
     Program *p = small_program();
     VerifyReport rep;
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     assert_int_equal(rep.n, 0);
     verify_report_free(&rep);
     hw.crossbar.fanout = 1; /* every neuron is read by one op */
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     hw.target.mode = HW_PIM; /* the same rules */
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     program_free(p);
 }
@@ -142,14 +106,14 @@ static void test_weight_range(void **state)
     p->blocks[0].w[0] = 10;
     p->blocks[0].w[5] = -20;
     VerifyReport rep;
-    assert_int_equal(verify(p, &hw, &rep), 2);
+    assert_int_equal(verify_checked(p, &hw, &rep), 2);
     assert_int_equal(rep.v[1].op, 1);
     assert_int_equal(rep.v[1].value, -20);
     assert_int_equal(rep.v[1].row, 2);
     assert_int_equal(rep.v[1].col, 1);
     verify_report_free(&rep);
     hw.weights.bits = 6; /* -32..31 holds them all */
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     program_free(p);
 }
@@ -167,17 +131,17 @@ static void test_bias_range(void **state)
     /* Longer shifts reach further: 4 + 7 + 1 = 12 bits hold it. */
     hw.neuron.shift_max = 7;
     VerifyReport rep;
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     /* So do bigger crossbars: 4 + 4 + ceil(log2 300) = 17 bits. */
     small_hw(&hw);
     hw.crossbar.rows = 300;
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     /* A 64-bit accumulator or wider is no limit. */
     p->blocks[1].bias[2] = INT64_MIN;
     hw.neuron.shift_max = 62; /* 4 + 62 + 1 bits */
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     program_free(p);
 }
@@ -208,23 +172,23 @@ static void test_activation(void **state)
     expect_only(p, &hw, V_ACTIVATION, 2, 0, CORE_LINEAR, 0,
                 "core op 0 (block 0): linear (no ReLU), but its neuron 6 feeds core op 2");
     VerifyReport rep;
-    assert_int_equal(verify(p, &hw, &rep), 2);
+    assert_int_equal(verify_checked(p, &hw, &rep), 2);
     assert_int_equal(rep.v[1].op, 1);
     assert_int_equal(rep.v[1].col, 8);
     verify_report_free(&rep);
     hw.target.mode = HW_SNN; /* checked like ANN until spiking programs exist */
     hw.neuron.activation = HW_ACT_IF;
     hw.io.window = 16;
-    assert_int_equal(verify(p, &hw, &rep), 2);
+    assert_int_equal(verify_checked(p, &hw, &rep), 2);
     assert_int_equal(rep.counts[V_ACTIVATION], 2);
     verify_report_free(&rep);
     small_hw(&hw);
     p->blocks[0].act = CORE_RELU;
     p->blocks[1].act = (CoreActivation)7; /* not a known function (and not a logit) */
-    assert_int_equal(verify(p, &hw, &rep), 4);
+    assert_int_equal(verify_checked(p, &hw, &rep), 4);
     assert_int_equal(rep.counts[V_ACTIVATION], 1);
     assert_int_equal(rep.counts[V_STRUCTURE], 3); /* the logits are not linear */
-    assert_text(&rep, find(&rep, V_ACTIVATION, 0),
+    assert_violation_text(&rep, find(&rep, V_ACTIVATION, 0),
                 "core op 2 (block 1): activation 7 is neither relu nor linear");
     verify_report_free(&rep);
     program_free(p);
@@ -241,14 +205,14 @@ static void test_fanout(void **state)
     expect_only(p, &hw, V_FANOUT, 1, -1, 2, 1,
                 "neuron 2 (input pixel): read by 2 core ops > crossbar.fanout 1");
     VerifyReport rep;
-    verify(p, &hw, &rep);
+    verify_checked(p, &hw, &rep);
     assert_int_equal(rep.v[0].col, 2);
     verify_report_free(&rep);
     hw.crossbar.fanout = 2;
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     hw.crossbar.fanout = 0; /* unlimited */
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     program_free(p);
 
@@ -256,7 +220,7 @@ static void test_fanout(void **state)
     hw.crossbar.fanout = 1;
     p = small_program();
     memcpy(p->ops[0].in, (int32_t[]){1, 1, 1}, sizeof(int32_t[3]));
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     program_free(p);
 
@@ -278,7 +242,7 @@ static void test_io_bits(void **state)
     expect_only(p, &hw, V_IO_BITS, 1, -1, 4, 5, "program: io_bits 4 != io.bits 5");
     hw.target.mode = HW_SNN; /* io.bits is unused in SNN mode */
     VerifyReport rep;
-    assert_int_equal(verify(p, &hw, &rep), 0);
+    assert_int_equal(verify_checked(p, &hw, &rep), 0);
     verify_report_free(&rep);
     program_free(p);
 }
@@ -308,15 +272,15 @@ static void test_structure(void **state)
     p = small_program();
     p->ops[2].block = 5;
     VerifyReport rep;
-    assert_int_equal(verify(p, &hw, &rep), 5);
+    assert_int_equal(verify_checked(p, &hw, &rep), 5);
     assert_int_equal(rep.counts[V_STRUCTURE], 5);
     int i = find(&rep, V_STRUCTURE, VS_BLOCK_INDEX);
     assert_true(i >= 0);
     assert_int_equal(rep.v[i].op, 2);
     assert_int_equal(rep.v[i].value, 5);
-    assert_text(&rep, i, "core op 2 (block 5): no such block (the program has 2)");
+    assert_violation_text(&rep, i, "core op 2 (block 5): no such block (the program has 2)");
     assert_true(find(&rep, V_STRUCTURE, VS_NEURONS) >= 0);
-    assert_text(&rep, find(&rep, V_STRUCTURE, VS_OUTPUT),
+    assert_violation_text(&rep, find(&rep, V_STRUCTURE, VS_OUTPUT),
                 "program: output 0 is neuron 10, no core op's neuron");
     verify_report_free(&rep);
     p->ops[2].block = 1;
@@ -325,8 +289,8 @@ static void test_structure(void **state)
     expect_only(p, &hw, V_STRUCTURE, 1, 2, 11, 10, "first neuron 11, expected 10");
     p->ops[2].out = 10;
     p->blocks[1].cols = 0; /* a block without neurons */
-    assert_true(verify(p, &hw, &rep) > 0);
-    assert_text(&rep, find(&rep, V_STRUCTURE, VS_BLOCK_SHAPE), "block 1: 4 rows x 0 cols");
+    assert_true(verify_checked(p, &hw, &rep) > 0);
+    assert_violation_text(&rep, find(&rep, V_STRUCTURE, VS_BLOCK_SHAPE), "block 1: 4 rows x 0 cols");
     verify_report_free(&rep);
     p->blocks[1].cols = 3;
     program_free(p);
@@ -353,7 +317,7 @@ static void test_float_program(void **state)
     expect_only(p, &hw, V_FLOAT, 1, -1, 0, 0, "program: float weights");
     hw.crossbar.rows = 2;
     VerifyReport rep;
-    assert_int_equal(verify(p, &hw, &rep), 2);
+    assert_int_equal(verify_checked(p, &hw, &rep), 2);
     assert_int_equal(rep.counts[V_FLOAT], 1);
     assert_int_equal(rep.counts[V_ROWS], 1);
     verify_report_free(&rep);
