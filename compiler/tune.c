@@ -22,7 +22,9 @@
 #include "tune.h"
 
 #define TUNE_IMAGES 1024          /* images the walk runs */
-#define TUNE_IMAGES_SNN 256       /* ... on a spiking chip, whose simulator it runs again and again */
+#define TUNE_IMAGES_SNN 256       /* ... on a spiking chip, whose simulator it runs again and again, */
+#define TUNE_IMAGES_SNN_SMALL 512 /* ... unless the network has at most SMALL_NET neurons */
+#define SMALL_NET 16384
 #define TUNE_VALUES_MAX (192 << 20) /* floats per value array (neurons × images): 768 MB */
 #define SAMPLES_MAX 8192          /* samples per part */
 #define HOLD_OUT 5                /* one sample in 5 checks the fit */
@@ -340,33 +342,39 @@ static Program *drop_unused_blocks(const Program *p)
 }
 
 /* Spiking chips: every neuron below `below` as the chip really counts its
- * spikes (the simulator on the program as tuned so far: later ops do not
- * change earlier neurons), not the surrogate's steady-state count. The
- * timing the surrogate leaves out (inputs that arrive late, one spike per
- * step at most) is then in the inputs the next parts are fitted on. */
-static int real_counts(Walk *wk, const int32_t *q, int32_t *counts, int32_t below)
+ * spikes (the simulator, on the ops below `below` as tuned so far: later
+ * ops do not change earlier neurons), not as the surrogate's steady-state
+ * count. The timing the surrogate leaves out (inputs that arrive late, one
+ * spike per step at most) is then in the inputs the next parts are fitted
+ * on. (PIM chips could do the same for their ADCs, but their reference
+ * simulator is too slow to run once per part.) `counts` holds n ×
+ * n_neurons. */
+static int real_values(Walk *wk, const int32_t *q, int32_t *counts, int32_t below)
 {
-    /* The ops below `below`, and a 1×1 linear op on pixel 0 for the output
-     * the simulator wants (the rest of the program does not matter here). */
+    /* A 1×1 linear op on pixel 0 is the output the simulators want. */
     const Program *p = wk->p;
     Program *pre = program_create(p->n_inputs, p->io_bits);
-    int failed = !pre, zero_w = 0, k = 0;
+    int failed = !pre, zero_w = 0;
+    if (pre)
+        pre->input_shift = p->input_shift;
     for (int b = 0; b < p->n_blocks && !failed; b++) {
         const CoreBlock *bl = &p->blocks[b];
         failed = program_add_block(pre, bl->rows, bl->cols, bl->w, bl->bias, bl->shift, bl->act) < 0;
     }
-    for (; k < p->n_ops && p->ops[k].out < below && !failed; k++)
+    for (int k = 0; k < p->n_ops && p->ops[k].out < below && !failed; k++)
         failed = program_add_op(pre, p->ops[k].block, p->ops[k].in, p->ops[k].part, p->ops[k].group) < 0;
     int32_t zero_in = 0, out = -1;
     int blk = failed ? -1 : program_add_block(pre, 1, 1, &zero_w, NULL, 0, CORE_LINEAR);
     failed = failed || blk < 0 || (out = program_add_op(pre, blk, &zero_in, 0, 0)) < 0 ||
              program_set_outputs(pre, &out, 1);
-    SnnOutput so = {NULL, NULL, NULL, counts};
-    failed = failed || snn_run(pre, wk->hw, q, wk->n, 0, &so);
     const size_t N = failed ? 0 : (size_t)pre->n_neurons;
-    for (int32_t i = p->n_inputs; i < below && !failed; i++)
-        for (int img = 0; img < wk->n; img++)
-            wk->vq[(size_t)i * wk->n + img] = (float)counts[img * N + i];
+    if (!failed) {
+        SnnOutput so = {NULL, NULL, NULL, counts};
+        failed = snn_run(pre, wk->hw, q, wk->n, 0, &so);
+        for (int32_t i = p->n_inputs; i < below && !failed; i++)
+            for (int img = 0; img < wk->n; img++)
+                wk->vq[(size_t)i * wk->n + img] = (float)counts[img * N + i];
+    }
     program_free(pre);
     return failed ? -1 : 0;
 }
@@ -407,7 +415,7 @@ static int tune_walk(Walk *wk, const uint8_t *px)
         int u = wk->unit_of[k];
         if (!done[u]) {
             if (counts && wk->max_in[k] >= stale_from) {
-                rc = real_counts(wk, q, counts, wk->p->ops[k].out);
+                rc = real_values(wk, q, counts, wk->p->ops[k].out);
                 stale_from = wk->p->ops[k].out;
             }
             rc = rc ? rc : tune_unit(wk, k, u);
@@ -430,7 +438,7 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
         return errf(err, errlen, "the full strategy needs a float (reformed) program");
     const int snn = hw->target.mode == HW_SNN, T = hw->io.window > 0 ? hw->io.window : 1;
     const unsigned phases = hw->tune.phases;
-    const int most = snn ? TUNE_IMAGES_SNN : TUNE_IMAGES;
+    const int most = !snn ? TUNE_IMAGES : fp->n_neurons <= SMALL_NET ? TUNE_IMAGES_SNN_SMALL : TUNE_IMAGES_SNN;
     int n = n_calib < most ? n_calib : most;
     while (n > 16 && (size_t)fp->n_neurons * n > TUNE_VALUES_MAX)
         n /= 2;
