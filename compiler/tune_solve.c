@@ -4,8 +4,8 @@
  * W = H⁻¹(G + λ·w0): the weights that best reproduce the original's
  * pre-activations from the inputs the constrained network really gives,
  * pulled towards the naive weights where the data say little (λ is H's
- * mean diagonal times 10⁻³, or times unknowns / samples when samples are
- * few: a dense layer seen on a few hundred images must not be overfitted). Rounding then follows GPTQ (Frantar et al. 2022):
+ * mean diagonal times 10⁻³, or times (unknowns / samples)² when samples
+ * are few: a dense layer seen on a few hundred images must not be overfitted). Rounding then follows GPTQ (Frantar et al. 2022):
  * rows are rounded one at a time, and each one's error, divided by the
  * diagonal of the upper Cholesky factor C of H⁻¹ (H⁻¹ = CᵀC), is carried
  * into the rows not yet rounded along C's row — the least-squares optimal
@@ -36,7 +36,7 @@ static double hessian(const TuneProblem *tp, double *H)
     double mean = 0;
     for (int i = 0; i < R; i++)
         mean += H[(size_t)i * R + i];
-    double strength = (double)R / (tp->n > 0 ? tp->n : 1);
+    double few = (double)R / (tp->n > 0 ? tp->n : 1), strength = few * few;
     double lambda = (strength > RIDGE ? strength : RIDGE) * (mean > 0 ? mean / R : 1) + 1e-9;
     for (int i = 0; i < R; i++) {
         H[(size_t)i * R + i] += lambda;
