@@ -15,7 +15,7 @@ static const struct {
      "eval MODEL.h5|MODEL.onnx [--dataset NAME] [--limit N] [--input-scale S] [--input-mean M[,M,M]] "
      "[--input-std D[,D,D]] [--json]"},
     {"compile", cmd_compile,
-     "compile MODEL.h5|MODEL.onnx --hw NAME|HW.ini [--set SECTION.KEY=VALUE]... [--strategy reform|naive] "
+     "compile MODEL.h5|MODEL.onnx --hw NAME|HW.ini [--set SECTION.KEY=VALUE]... [--strategy reform|naive|full] "
      "[--dataset NAME] [--limit N] [--input-scale S] [--input-mean M] [--input-std D] [-o PROGRAM.h5] [--json]"},
     {"simulate", cmd_simulate, "simulate PROGRAM.h5 [--dataset NAME] [--limit N] [--json]"},
     {"sweep", cmd_sweep, "sweep SWEEP.ini [--dry-run]   (also: nnbench SWEEP.ini; under mpirun -n N, N ranks)"},
