@@ -147,19 +147,40 @@ for sets in "--set crossbar.rows=32 --set crossbar.cols=16" "--set crossbar.rows
     [ "$v" = 0 ] && ok "verifier: naive lenet5 fits tianji-ann with $sets" ||
         bad "verifier: naive lenet5 on tianji-ann with $sets: '$v' violations"
 done
-# Every preset: the small zoo models compile with both strategies and verify clean
+# full at 4-bit weights and I/O: lenet5 within 1.5 pp of the original, far above naive (issue 7).
+for st in naive full; do
+    "$NNBENCH" compile "$ROOT/models/lenet5.h5" --hw tianji-ann --set weights.bits=4 --set io.bits=4 \
+        --strategy $st --dataset mnist --limit 1000 --json >"$TMP/$st.json" 2>"$TMP/err"
+done
+orig=$(json_field "$TMP/full.json" orig_accuracy)
+got=$(json_field "$TMP/full.json" compiled_accuracy)
+nai=$(json_field "$TMP/naive.json" compiled_accuracy)
+if [ -n "$got" ] && [ -n "$nai" ] && awk "BEGIN{exit !($got >= $orig - 0.015 && $got > $nai + 0.05)}"; then
+    ok "full lenet5 at 4/4 bits: $got (naive $nai, original $orig)"
+else
+    bad "full lenet5 at 4/4 bits: '$got' (naive '$nai', original '$orig')"
+fi
+# Every preset: the small zoo models compile with every strategy and verify clean
 # (the big ones are in the issue notes; they take minutes).
 before=$failed
 for hw in "$ROOT"/configs/hw/*.ini; do
     for m in mlp lenet5; do
-        for st in reform naive; do
+        for st in reform naive full; do
             "$NNBENCH" compile "$ROOT/models/$m.h5" --hw "$hw" --strategy $st --json >"$TMP/p.json" 2>"$TMP/err"
             v=$(json_field "$TMP/p.json" violations)
             [ "$v" = 0 ] || bad "verifier: $st $m on $(basename "$hw" .ini): '$v' violations"
         done
     done
 done
-[ "$failed" -eq "$before" ] && ok "verifier: mlp and lenet5, reform and naive, clean on every preset"
+[ "$failed" -eq "$before" ] && ok "verifier: mlp and lenet5, reform, naive and full, clean on every preset"
+# A tuned spiking program saved and simulated again gives compile's accuracy.
+"$NNBENCH" compile "$ROOT/models/lenet5.h5" --hw tianji-snn --strategy full --dataset mnist --limit 300 \
+    -o "$TMP/snn.prog.h5" --json >"$TMP/c.json" 2>"$TMP/err"
+"$NNBENCH" simulate "$TMP/snn.prog.h5" --limit 300 --json >"$TMP/s.json" 2>>"$TMP/err"
+c=$(json_field "$TMP/c.json" compiled_accuracy)
+s=$(json_field "$TMP/s.json" accuracy)
+[ -n "$c" ] && [ "$c" = "$s" ] && ok "simulate of a full tianji-snn program reproduces compile's accuracy ($s)" ||
+    bad "full tianji-snn: simulate '$s' vs compile '$c'"
 # compile -o writes the program; simulate runs it to the same accuracy.
 "$NNBENCH" compile "$ROOT/models/lenet5.h5" --hw tianji-ann --strategy naive --dataset mnist --limit 1000 \
     -o "$TMP/lenet5.prog.h5" --json >"$TMP/c.json" 2>"$TMP/err"
