@@ -22,9 +22,12 @@
 #include "tune.h"
 
 #define TUNE_IMAGES 1024          /* images the walk runs */
-#define TUNE_IMAGES_SNN 256       /* ... on a spiking chip, whose simulator it runs again and again, */
-#define TUNE_IMAGES_SNN_SMALL 512 /* ... unless the network has at most SMALL_NET neurons */
+/* On a spiking chip the walk runs the simulator again before most parts,
+ * so the images shrink with the network: 512 up to SMALL_NET neurons,
+ * 256 up to MID_NET, else 64 (convolutions still see thousands of
+ * positions; a dense layer's few samples are held near naive by the ridge). */
 #define SMALL_NET 16384
+#define MID_NET 200000
 #define TUNE_VALUES_MAX (192 << 20) /* floats per value array (neurons × images): 768 MB */
 #define SAMPLES_MAX 8192          /* samples per part */
 #define HOLD_OUT 5                /* one sample in 5 checks the fit */
@@ -81,7 +84,6 @@ typedef struct {
     int *order;        /* [n_ops] */
     int32_t *max_in;   /* [n_ops]: each op's largest source neuron */
     double *x, *acc, *wd;
-    int kept_naive;    /* parts where tuning did not beat naive on held-out samples */
 } Walk;
 
 /* Parts: ops keyed by (float block, group), in order of first op. */
@@ -277,7 +279,6 @@ static int tune_unit(Walk *wk, int k, int unit)
     if (!rc && n_fit < ns &&
         held_out_error(&tp, ns, w, bias, shift, sg, t_off, fb->act) >=
             held_out_error(&tp, ns, nb->w, nb->bias, nb->shift, sg, t_off, fb->act)) {
-        wk->kept_naive++;
         goto done;
     }
     int blk = rc ? -1 : program_add_block(p, R, C, w, bias, shift, fb->act);
@@ -322,7 +323,8 @@ static Program *drop_unused_blocks(const Program *p)
     int failed = !q || !map;
     for (int b = 0; b < p->n_blocks && !failed; b++)
         map[b] = -1;
-    q->input_shift = q ? p->input_shift : 0;
+    if (q)
+        q->input_shift = p->input_shift;
     for (int k = 0; k < p->n_ops && !failed; k++) {
         const CoreOp *op = &p->ops[k];
         if (map[op->block] < 0) {
@@ -438,7 +440,7 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
         return errf(err, errlen, "the full strategy needs a float (reformed) program");
     const int snn = hw->target.mode == HW_SNN, T = hw->io.window > 0 ? hw->io.window : 1;
     const unsigned phases = hw->tune.phases;
-    const int most = !snn ? TUNE_IMAGES : fp->n_neurons <= SMALL_NET ? TUNE_IMAGES_SNN_SMALL : TUNE_IMAGES_SNN;
+    const int most = !snn ? TUNE_IMAGES : fp->n_neurons <= SMALL_NET ? 512 : fp->n_neurons <= MID_NET ? 256 : 64;
     int n = n_calib < most ? n_calib : most;
     while (n > 16 && (size_t)fp->n_neurons * n > TUNE_VALUES_MAX)
         n /= 2;
