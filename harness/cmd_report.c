@@ -36,29 +36,6 @@ static int default_dir(const char *file, char *out, size_t len)
     return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
-/* mkdir -p; 0, or the errno of the failing step (ENOTDIR when a part of
- * the path is a file). */
-static int make_dirs(const char *path)
-{
-    char buf[REPORT_PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return errno;
-        *p = c;
-        if (!c)
-            break;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return errno;
-    return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-}
-
 int cmd_report(int argc, char **argv)
 {
     const char *file = NULL, *dir = NULL;

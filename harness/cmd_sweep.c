@@ -305,7 +305,9 @@ int cmd_sweep(int argc, char **argv)
         rc = EXIT_OK;
         goto done;
     }
-    if (check_output_path(s.output, err, sizeof err)) { /* every rank sees it: none starts */
+    /* The output's folder is made (results/ on a fresh clone); every rank
+     * sees the same outcome, so none starts when it cannot be written. */
+    if (make_parent_dirs(s.output, err, sizeof err) || check_output_path(s.output, err, sizeof err)) {
         if (rank == 0)
             fail(EXIT_USAGE, "sweep", "%s: [sweep] output: %s", file, err);
         rc = EXIT_USAGE;

@@ -138,6 +138,12 @@ int model_cache_seal(const char *path, char *err, size_t errlen);
 /* Before hours of work: can a file be created at path (its folder exists
  * and is writable)? 0, or -1 with "PATH: cannot write there: ..." in err. */
 int check_output_path(const char *path, char *err, size_t errlen);
+/* mkdir -p: 0, or the errno of the failing step (ENOTDIR when a part of
+ * the path is a file). */
+int make_dirs(const char *path);
+/* mkdir -p of the folder `file` goes in; 0, or -1 with "DIR: cannot
+ * create: cause" in err. */
+int make_parent_dirs(const char *file, char *err, size_t errlen);
 int parse_preprocessing(const char *opt, const char *value, Normalize *n, char *err, size_t errlen);
 
 /* One JSON object on one line: json_open, then fields, then json_close. */

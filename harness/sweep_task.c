@@ -11,27 +11,6 @@
 
 #include "sweep.h"
 
-/* mkdir -p of the folder a file goes in. */
-static int make_parent(const char *file, char *err, size_t errlen)
-{
-    char dir[SWEEP_NAME * 2];
-    snprintf(dir, sizeof dir, "%s", file);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        return 0;
-    *slash = 0;
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(dir, 0777) && errno != EEXIST)
-                return errf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(dir, 0777) && errno != EEXIST)
-        return errf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-    return 0;
-}
-
 /* A cached model is used when its bytes match its seal and it loads;
  * anything else is trained again (and said so, when a file was there). */
 static int run_training(const Sweep *s, const SweepTask *t, char *err, size_t errlen)
@@ -50,7 +29,7 @@ static int run_training(const Sweep *s, const SweepTask *t, char *err, size_t er
         fprintf(stderr, "nnbench sweep: cached model %s not used (%s); training it again\n", t->model_path, e);
         remove(t->model_path);
     }
-    if (make_parent(t->model_path, err, errlen))
+    if (make_parent_dirs(t->model_path, err, errlen))
         return -1;
     const SweepModel *sm = &s->models[t->model];
     TrainJob job = {sm->zoo, sm->dataset[0] ? sm->dataset : NULL, sm->epochs, t->seed, -1, 0, t->model_path};

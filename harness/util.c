@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -138,6 +139,39 @@ void json_close(Json *j)
 {
     fputs("}\n", j->f);
     fflush(j->f);
+}
+
+int make_dirs(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return ENAMETOOLONG;
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return errno;
+        *p = c;
+        if (!c)
+            break;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return errno;
+    return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
+int make_parent_dirs(const char *file, char *err, size_t errlen)
+{
+    char dir[4096];
+    const char *slash = strrchr(file, '/');
+    if (!slash || slash == file)
+        return 0;
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file);
+    int e = make_dirs(dir);
+    return e ? errf(err, errlen, "%s: cannot create: %s", dir, strerror(e)) : 0;
 }
 
 int check_output_path(const char *path, char *err, size_t errlen)
