@@ -142,6 +142,15 @@ static int read_model(Reader *r, const char *name, SweepModel *m)
     return 0;
 }
 
+/* Is name one of the n items? (No items: everything is.) */
+static int listed(const char (*items)[SWEEP_NAME], int n, const char *name)
+{
+    for (int k = 0; k < n; k++)
+        if (!strcmp(items[k], name))
+            return 1;
+    return !n; /* an empty list: everything */
+}
+
 static int read_axis(Reader *r, const char *sec, SweepAxis *a, const Sweep *s)
 {
     static const char *const known[] = {"key", "values", "presets", "strategies", NULL};
@@ -177,18 +186,12 @@ static int read_axis(Reader *r, const char *sec, SweepAxis *a, const Sweep *s)
         if (!found)
             return bad(r, sec, "strategies", "'%s' is not in [sweep] strategies", a->strategies[k]);
     }
-    for (int p = 0; p < a->n_presets; p++) {
-        int found = 0;
-        for (int h = 0; h < s->n_hw && !found; h++)
-            found = !strcmp(s->hw[h], a->presets[p]);
-        if (!found)
+    for (int p = 0; p < a->n_presets; p++)
+        if (!listed(s->hw, s->n_hw, a->presets[p]) || !s->n_hw)
             return bad(r, sec, "presets", "'%s' is not in [sweep] hw", a->presets[p]);
-    }
     /* Every value must be a valid override on every preset it applies to. */
     for (int h = 0; h < s->n_hw; h++) {
-        int applies = !a->n_presets;
-        for (int p = 0; p < a->n_presets && !applies; p++)
-            applies = !strcmp(s->hw[h], a->presets[p]);
+        int applies = listed(a->presets, a->n_presets, s->hw[h]);
         for (int v = 0; v < a->n_values && applies; v++) {
             char set[SWEEP_AXIS_KEYS][128], e[512];
             const char *sets[SWEEP_AXIS_KEYS];
@@ -412,14 +415,6 @@ static double file_flops(const SweepModel *sm)
     double f = net_flops(m.net);
     model_free(&m);
     return f > 0 ? f : 1e6;
-}
-
-static int listed(const char (*items)[SWEEP_NAME], int n, const char *name)
-{
-    for (int k = 0; k < n; k++)
-        if (!strcmp(items[k], name))
-            return 1;
-    return !n; /* an empty list: everything */
 }
 
 static int axis_applies(const SweepAxis *a, const char *hw, const char *strategy)

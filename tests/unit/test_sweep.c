@@ -129,6 +129,37 @@ static void expect_error(const char *text, const char *want)
 
 #define HEAD "[sweep]\nname = b\nhw = tianji-ann\nstrategies = naive\n"
 
+/* An axis with `strategies` applies to those only (an ablation of
+ * tune.phases for full; '+' joins a set inside one list item), and an
+ * unknown strategy there is refused. */
+static void test_strategy_axis(void **state)
+{
+    (void)state;
+    const char *path = write_text("abl.ini", "[sweep]\nname = abl\nmodels = mlp\nhw = tianji-ann\n"
+                                             "strategies = naive, full\n"
+                                             "[axis.phases]\nkey = tune.phases\n"
+                                             "values = none, range, range+free+round\nstrategies = full\n");
+    Sweep s;
+    SweepTask *t = NULL;
+    int n = 0;
+    char err[1024];
+    if (sweep_load(path, &s, err, sizeof err) || sweep_expand(&s, &t, &n, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(count(t, n, TASK_JOB), 1 + 3); /* naive once, full per phase set */
+    int naive = 0;
+    for (int k = 0; k < n; k++)
+        if (t[k].kind == TASK_JOB && !strcmp(s.strategies[t[k].strategy], "naive")) {
+            naive++;
+            assert_int_equal(t[k].value[0], -1);
+        }
+    assert_int_equal(naive, 1);
+    free(t);
+    path = write_text("abl2.ini", "[sweep]\nname = abl\nmodels = mlp\nhw = tianji-ann\nstrategies = naive\n"
+                                  "[axis.phases]\nkey = tune.phases\nvalues = none\nstrategies = full\n");
+    assert_int_equal(sweep_load(path, &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "'full' is not in [sweep] strategies"));
+}
+
 static void test_bad_files(void **state)
 {
     (void)state;
@@ -162,7 +193,7 @@ static void test_bad_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expansion),
+        cmocka_unit_test(test_expansion), cmocka_unit_test(test_strategy_axis),
         cmocka_unit_test(test_bad_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
