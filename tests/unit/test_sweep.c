@@ -154,6 +154,7 @@ static void test_strategy_axis(void **state)
         }
     assert_int_equal(naive, 1);
     free(t);
+    sweep_free(&s);
     path = write_text("abl2.ini", "[sweep]\nname = abl\nmodels = mlp\nhw = tianji-ann\nstrategies = naive\n"
                                   "[axis.phases]\nkey = tune.phases\nvalues = none\nstrategies = full\n");
     assert_int_equal(sweep_load(path, &s, err, sizeof err), -1);
