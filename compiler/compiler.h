@@ -83,7 +83,8 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
  * ranges tuned per scale group, then the weights tuned part by part in
  * program order against the float program's activations on (up to 256
  * of) the calibration images, then the encoding. hw->tune.phases says
- * which of range, free and round tuning run (none: naive). */
+ * which of range, free and round tuning run (none: naive); with axon
+ * types, which are assigned after tuning, only range runs. */
 int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_calib, Program **out, char *err,
                   size_t errlen);
 /* quantise_naive with choices (the full strategy's starting point). */

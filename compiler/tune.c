@@ -381,6 +381,23 @@ static int real_values(Walk *wk, const int32_t *q, int32_t *counts, int32_t belo
     return failed ? -1 : 0;
 }
 
+/* Does every column copy one input (weight 1, no bias)? Relays do. */
+static int is_copy(const CoreBlock *b)
+{
+    for (int j = 0; j < b->cols; j++) {
+        int ones = 0;
+        for (int i = 0; i < b->rows; i++) {
+            float w = b->wf[(size_t)j * b->rows + i];
+            if (w != 0 && w != 1)
+                return 0;
+            ones += w == 1;
+        }
+        if (ones != 1 || b->bf[j] != 0)
+            return 0;
+    }
+    return 1;
+}
+
 static int tune_walk(Walk *wk, const uint8_t *px)
 {
     const Program *fp = wk->fp;
@@ -415,6 +432,8 @@ static int tune_walk(Walk *wk, const uint8_t *px)
     }
     for (int k = 0; k < fp->n_ops && !rc; k++) {
         int u = wk->unit_of[k];
+        if (!done[u] && is_copy(&fp->blocks[fp->ops[k].block]))
+            done[u] = 1; /* relays: naive's copies are exact, nothing to tune */
         if (!done[u]) {
             if (counts && wk->max_in[k] >= stale_from) {
                 rc = real_values(wk, q, counts, wk->p->ops[k].out);
@@ -439,7 +458,10 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
     if (!fp->is_float)
         return errf(err, errlen, "the full strategy needs a float (reformed) program");
     const int snn = hw->target.mode == HW_SNN, T = hw->io.window > 0 ? hw->io.window : 1;
-    const unsigned phases = hw->tune.phases;
+    /* Axon types are assigned after tuning (quantise_encode) and would undo
+     * what free and round tuning fitted; only the ranges are tuned there. */
+    const unsigned phases = hw->weights.encoding == HW_ENC_AXON_TYPES ? hw->tune.phases & HW_PHASE_RANGE
+                                                                       : hw->tune.phases;
     const int most = !snn ? TUNE_IMAGES : fp->n_neurons <= SMALL_NET ? 512 : fp->n_neurons <= MID_NET ? 256 : 64;
     int n = n_calib < most ? n_calib : most;
     while (n > 16 && (size_t)fp->n_neurons * n > TUNE_VALUES_MAX)
