@@ -220,6 +220,34 @@ void sweep_free(Sweep *s)
     s->text = NULL;
 }
 
+static int axis_applies(const SweepAxis *a, const char *hw)
+{
+    if (!a->n_presets)
+        return 1;
+    for (int p = 0; p < a->n_presets; p++)
+        if (!strcmp(a->presets[p], hw))
+            return 1;
+    return 0;
+}
+
+/* The jobs sweep_expand would make, as a double: the lists multiply out to
+ * as much as 64^(4 + axes), which no integer holds. */
+static double count_jobs(const Sweep *s)
+{
+    double per_seed = 0;
+    for (int h = 0; h < s->n_hw; h++) {
+        double n = s->n_strategies;
+        for (int a = 0; a < s->n_axes; a++)
+            if (axis_applies(&s->axes[a], s->hw[h]))
+                n *= s->axes[a].n_values;
+        per_seed += n;
+    }
+    double jobs = 0;
+    for (int m = 0; m < s->n_models; m++)
+        jobs += (s->models[m].zoo[0] ? s->n_seeds : 1) * per_seed;
+    return jobs;
+}
+
 int sweep_load(const char *path, Sweep *s, char *err, size_t errlen)
 {
     static const char *const known[] = {"name", "output", "report", "models", "hw", "strategies", "seeds",
@@ -326,6 +354,12 @@ int sweep_load(const char *path, Sweep *s, char *err, size_t errlen)
             }
         s->n_axes++;
     }
+    double jobs = count_jobs(s);
+    if (jobs > SWEEP_JOBS_MAX) {
+        errf(err, errlen, "%s: [sweep]: %.4g jobs (models x seeds x hw x strategies x axis values; at most %d)",
+             path, jobs, SWEEP_JOBS_MAX);
+        goto done;
+    }
     if (!(s->text = read_text(path))) {
         errf(err, errlen, "%s: cannot read it again", path);
         goto done;
@@ -401,16 +435,6 @@ static double file_flops(const SweepModel *sm)
     double f = net_flops(m.net);
     model_free(&m);
     return f > 0 ? f : 1e6;
-}
-
-static int axis_applies(const SweepAxis *a, const char *hw)
-{
-    if (!a->n_presets)
-        return 1;
-    for (int p = 0; p < a->n_presets; p++)
-        if (!strcmp(a->presets[p], hw))
-            return 1;
-    return 0;
 }
 
 int sweep_expand(const Sweep *s, SweepTask **tasks, int *n, char *err, size_t errlen)
