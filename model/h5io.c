@@ -51,13 +51,13 @@ static hid_t strong_fapl(int for_write)
  * (H5Fget_file_image is no way out: HDF5 1.10.8 clears the superblock's
  * status flags in its copy without redoing the checksum.) */
 typedef struct {
-    hid_t file;     /* -1: slot free */
+    hid_t file;     /* 0: slot free (HDF5 ids are positive) */
     void *mem;      /* the driver's buffer, once it let go of it */
     size_t size;    /* its length (whole increments of the driver) */
 } Image;
 
 #define IMAGES_MAX 8 /* files being saved at once (HDF5 runs on one thread) */
-static Image images[IMAGES_MAX] = {[0 ... IMAGES_MAX - 1] = {.file = -1}};
+static Image images[IMAGES_MAX];
 
 static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
 {
@@ -112,7 +112,7 @@ hid_t h5io_create(const char *path, char *tmp, size_t tmplen, char *err, size_t 
     int w = snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
     if (w < 0 || (size_t)w >= tmplen)
         return errf(err, errlen, "%s: path too long", path);
-    Image *im = image_of(-1);
+    Image *im = image_of(0);
     if (!im)
         return errf(err, errlen, "%s: cannot write: more than %d files being saved at once", path,
                     IMAGES_MAX);
@@ -121,7 +121,7 @@ hid_t h5io_create(const char *path, char *tmp, size_t tmplen, char *err, size_t 
     if (fd < 0)
         return errf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
     close(fd);
-    *im = (Image){.file = -1};
+    *im = (Image){0};
     H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy,     image_realloc, image_free,
                                       image_udata_copy, image_udata_free, im};
     hid_t fapl = strong_fapl(1);
@@ -135,7 +135,7 @@ hid_t h5io_create(const char *path, char *tmp, size_t tmplen, char *err, size_t 
         H5Pclose(fapl);
     if (file < 0) {
         free(im->mem);
-        *im = (Image){.file = -1};
+        *im = (Image){0};
         unlink(tmp);
         return errf(err, errlen, "%s: cannot create HDF5 file %s", path, tmp);
     }
@@ -193,7 +193,7 @@ int h5io_finish(hid_t file, int ok, const char *path, const char *tmp, char *err
     void *mem = im ? im->mem : NULL;
     size_t size = mem ? image_length(mem, im->size) : 0;
     if (im)
-        *im = (Image){.file = -1};
+        *im = (Image){0};
     int rc = -1;
     if (!ok) {
         /* the caller reports why */
