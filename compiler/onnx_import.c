@@ -79,6 +79,10 @@ static size_t prod(const int *d, int from, int to)
     return p;
 }
 
+/* A graph input's or output's name: protobuf-c leaves an unset proto2
+ * string NULL, and a hostile file may leave any of them unset. */
+static const char *vi_name(const Onnx__ValueInfoProto *vi) { return vi->name ? vi->name : ""; }
+
 static Value *find_value(Imp *im, const char *name)
 {
     for (int i = im->n_vals - 1; i >= 0; i--)
@@ -1128,7 +1132,7 @@ static int setup_input(Imp *im, const Onnx__GraphProto *g, const OnnxOptions *op
     const Onnx__ValueInfoProto *data = NULL;
     int n_data = 0;
     for (size_t i = 0; i < g->n_input; i++) {
-        const char *nm = g->input[i]->name;
+        const char *nm = vi_name(g->input[i]);
         if (find_value(im, nm))
             continue; /* an initializer (IR < 4 lists them as inputs) or bound */
         data = g->input[i];
@@ -1144,9 +1148,9 @@ static int setup_input(Imp *im, const Onnx__GraphProto *g, const OnnxOptions *op
                                           "unsupported: input '%s' is not a tensor (a sequence, map or optional)",
                                           "unsupported: input '%s' is empty (a zero dimension)"};
         if (rc)
-            return node_fail(im, why[-rc], data->name);
+            return node_fail(im, why[-rc], vi_name(data));
         if (elem != 1)
-            return node_fail(im, "unsupported: input '%s' of type %s (float32 only)", data->name, onnx_dtype_name(elem));
+            return node_fail(im, "unsupported: input '%s' of type %s (float32 only)", vi_name(data), onnx_dtype_name(elem));
     }
     size_t total = prod(dims, 0, rank);
     int nhwc = 0;
@@ -1154,7 +1158,7 @@ static int setup_input(Imp *im, const Onnx__GraphProto *g, const OnnxOptions *op
         Shape d = opt->data_shape;
         if (total != shape_size(d))
             return node_fail(im, "input '%s' has %zu values; the data set's images have %dx%dx%d",
-                             data ? data->name : "?", total, d.c, d.h, d.w);
+                             data ? vi_name(data) : "?", total, d.c, d.h, d.w);
         nhwc = rank == 4 && dims[3] == d.c && dims[1] == d.h && dims[2] == d.w && dims[1] != d.c;
         *net_in = d;
     } else {
@@ -1167,7 +1171,7 @@ static int setup_input(Imp *im, const Onnx__GraphProto *g, const OnnxOptions *op
     if (plan_layer(im, OP_INPUT, NULL, NULL, 0, 1, *net_in) != 0)
         return -1;
     snprintf(im->plan[0].name, sizeof im->plan[0].name, "input");
-    Value *v = add_value(im, data ? data->name : "");
+    Value *v = add_value(im, data ? vi_name(data) : "");
     if (!v)
         return node_fail(im, "out of memory");
     v->layer = 0;
@@ -1186,7 +1190,7 @@ static int setup_input(Imp *im, const Onnx__GraphProto *g, const OnnxOptions *op
         Shape s;
         view_natural(dims, 4, &outer, &s);
         int l = plan_layer(im, OP_TRANSPOSE, &a, &zero, 1, outer, s);
-        if (l < 0 || !(v = add_value(im, data->name)))
+        if (l < 0 || !(v = add_value(im, vi_name(data))))
             return l < 0 ? -1 : node_fail(im, "out of memory");
         v->layer = l;
         v->direct = 1;
@@ -1290,7 +1294,7 @@ static int count_uses(Imp *im, const Onnx__GraphProto *g, const char *name)
         for (size_t k = 0; k < g->node[i]->n_input; k++)
             uses += !strcmp(g->node[i]->input[k], name);
     for (size_t i = 0; i < g->n_output; i++)
-        uses += !strcmp(g->output[i]->name, name);
+        uses += !strcmp(vi_name(g->output[i]), name);
     (void)im;
     return uses;
 }
@@ -1411,9 +1415,9 @@ static int import_graph(Imp *im, const Onnx__ModelProto *mp, const OnnxOptions *
             return node_fail(im, "unsupported: a second output");
     }
     im->node = NULL;
-    Value *out = find_value(im, g->output[0]->name);
+    Value *out = find_value(im, vi_name(g->output[0]));
     if (!out)
-        return node_fail(im, "the graph output '%s' is never computed", g->output[0]->name);
+        return node_fail(im, "the graph output '%s' is never computed", vi_name(g->output[0]));
     size_t total = prod(out->dims, 0, out->rank);
     /* The output is one block per sample (logits); an output that is the
      * input itself gets a copy, since the input layer computes nothing. */

@@ -44,6 +44,7 @@
 
 #define SWEEP_MAX 64          /* entries per list */
 #define SWEEP_NAME 256
+#define SWEEP_JOBS_MAX 100000 /* jobs a sweep may expand to (a cluster night runs thousands) */
 
 typedef struct {
     char name[64];            /* the entry's name in results */
@@ -105,7 +106,9 @@ static inline void sweep_copy(char *dst, size_t size, const char *src)
     dst[n] = 0;
 }
 
-/* Reads and checks a sweep file; errors name the file, section and key. */
+/* Reads and checks a sweep file; errors name the file, section and key. A
+ * file whose lists multiply out to more than SWEEP_JOBS_MAX jobs is refused
+ * here, before anything is expanded. */
 int sweep_load(const char *path, Sweep *s, char *err, size_t errlen);
 void sweep_free(Sweep *s);
 /* The tasks: trainings first, then the jobs, in a fixed order. *tasks is

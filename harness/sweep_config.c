@@ -234,6 +234,30 @@ void sweep_free(Sweep *s)
     s->text = NULL;
 }
 
+static int axis_applies(const SweepAxis *a, const char *hw, const char *strategy)
+{
+    return listed(a->presets, a->n_presets, hw) && listed(a->strategies, a->n_strategies, strategy);
+}
+
+/* The jobs sweep_expand would make, as a double: the lists multiply out to
+ * as much as 64^(4 + axes), which no integer holds. */
+static double count_jobs(const Sweep *s)
+{
+    double per_seed = 0;
+    for (int h = 0; h < s->n_hw; h++)
+        for (int st = 0; st < s->n_strategies; st++) {
+            double n = 1;
+            for (int a = 0; a < s->n_axes; a++)
+                if (axis_applies(&s->axes[a], s->hw[h], s->strategies[st]))
+                    n *= s->axes[a].n_values;
+            per_seed += n;
+        }
+    double jobs = 0;
+    for (int m = 0; m < s->n_models; m++)
+        jobs += (s->models[m].zoo[0] ? s->n_seeds : 1) * per_seed;
+    return jobs;
+}
+
 int sweep_load(const char *path, Sweep *s, char *err, size_t errlen)
 {
     static const char *const known[] = {"name", "output", "report", "models", "hw", "strategies", "seeds",
@@ -340,6 +364,12 @@ int sweep_load(const char *path, Sweep *s, char *err, size_t errlen)
             }
         s->n_axes++;
     }
+    double jobs = count_jobs(s);
+    if (jobs > SWEEP_JOBS_MAX) {
+        errf(err, errlen, "%s: [sweep]: %.4g jobs (models x seeds x hw x strategies x axis values; at most %d)",
+             path, jobs, SWEEP_JOBS_MAX);
+        goto done;
+    }
     if (!(s->text = read_text(path))) {
         errf(err, errlen, "%s: cannot read it again", path);
         goto done;
@@ -360,9 +390,16 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* The training task of (model m, seed): its cache file named by a hash of
- * the definition's text, the data set, the seed and the epochs. */
-static int training_task(const Sweep *s, int m, long seed, SweepTask *t, double *flops, char *err, size_t errlen)
+/* What the trainings of a zoo model share, worked out once per model (a
+ * definition is built to be measured: 64 seeds must not build it 64 times). */
+typedef struct {
+    uint64_t hash;     /* of the definition's text and the data set */
+    char name[64], dataset[32];
+    int epochs;
+    double flops;      /* per image, forward */
+} ZooModel;
+
+static int zoo_model(const Sweep *s, int m, ZooModel *z, char *err, size_t errlen)
 {
     const SweepModel *sm = &s->models[m];
     char ini[4096];
@@ -377,23 +414,31 @@ static int training_task(const Sweep *s, int m, long seed, SweepTask *t, double 
         model_free(&mdl);
         return errf(err, errlen, "%s: cannot read", ini);
     }
-    uint64_t h = fnv(1469598103934665603ULL, text, strlen(text));
-    h = fnv(h, mdl.dataset, strlen(mdl.dataset));
-    h = fnv(h, &seed, sizeof seed);
-    h = fnv(h, &sm->epochs, sizeof sm->epochs);
+    z->hash = fnv(1469598103934665603ULL, text, strlen(text));
+    z->hash = fnv(z->hash, mdl.dataset, strlen(mdl.dataset));
     free(text);
+    snprintf(z->name, sizeof z->name, "%s", mdl.name);
+    snprintf(z->dataset, sizeof z->dataset, "%s", mdl.dataset);
+    z->epochs = sm->epochs >= 0 ? sm->epochs : mdl.train.epochs;
+    z->flops = net_flops(mdl.net);
+    model_free(&mdl);
+    return 0;
+}
+
+/* The training task of (model m, seed): its cache file named by a hash of
+ * the definition's text, the data set, the seed and the epochs. */
+static void training_task(const Sweep *s, int m, const ZooModel *z, long seed, SweepTask *t)
+{
+    uint64_t h = fnv(z->hash, &seed, sizeof seed);
+    h = fnv(h, &s->models[m].epochs, sizeof s->models[m].epochs);
     memset(t, 0, sizeof *t);
     t->kind = TASK_TRAIN;
     t->model = m;
     t->seed = seed;
     t->train = -1;
-    snprintf(t->model_path, sizeof t->model_path, "%s/%s-%s-s%ld-%016llx.h5", s->cache, mdl.name, mdl.dataset, seed,
+    snprintf(t->model_path, sizeof t->model_path, "%s/%s-%s-s%ld-%016llx.h5", s->cache, z->name, z->dataset, seed,
              (unsigned long long)h);
-    int epochs = sm->epochs >= 0 ? sm->epochs : mdl.train.epochs;
-    *flops = net_flops(mdl.net);
-    t->cost = 3.0 * *flops * epochs * 60000.0; /* forward + backward over a training split */
-    model_free(&mdl);
-    return 0;
+    t->cost = 3.0 * z->flops * z->epochs * 60000.0; /* forward + backward over a training split */
 }
 
 /* A model file's forward FLOPs per image, for ordering jobs; a file that
@@ -417,11 +462,6 @@ static double file_flops(const SweepModel *sm)
     return f > 0 ? f : 1e6;
 }
 
-static int axis_applies(const SweepAxis *a, const char *hw, const char *strategy)
-{
-    return listed(a->presets, a->n_presets, hw) && listed(a->strategies, a->n_strategies, strategy);
-}
-
 int sweep_expand(const Sweep *s, SweepTask **tasks, int *n, char *err, size_t errlen)
 {
     *tasks = NULL;
@@ -433,6 +473,12 @@ int sweep_expand(const Sweep *s, SweepTask **tasks, int *n, char *err, size_t er
     for (int m = 0; m < s->n_models; m++) {
         const SweepModel *sm = &s->models[m];
         int n_seeds = sm->zoo[0] ? s->n_seeds : 1; /* a model file has no seed */
+        ZooModel zoo;
+        if (sm->zoo[0] && zoo_model(s, m, &zoo, err, errlen)) {
+            free(t);
+            return -1;
+        }
+        double file_f = sm->zoo[0] ? 0 : file_flops(sm);
         for (int si = 0; si < n_seeds; si++) {
             double flops = 0;
             int train = -1;
@@ -444,15 +490,13 @@ int sweep_expand(const Sweep *s, SweepTask **tasks, int *n, char *err, size_t er
                         goto oom;
                     t = g;
                 }
-                if (training_task(s, m, s->seeds[si], &t[count], &flops, err, errlen)) {
-                    free(t);
-                    return -1;
-                }
+                training_task(s, m, &zoo, s->seeds[si], &t[count]);
+                flops = zoo.flops;
                 snprintf(model_path, sizeof model_path, "%s", t[count].model_path);
                 train = (int)count++;
             } else {
                 snprintf(model_path, sizeof model_path, "%s", sm->file);
-                flops = file_flops(sm);
+                flops = file_f;
             }
             for (int h = 0; h < s->n_hw; h++)
                 for (int st = 0; st < s->n_strategies; st++) {

@@ -1,6 +1,7 @@
 /* Shared HDF5 plumbing (see h5io.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,54 +42,174 @@ static hid_t strong_fapl(int for_write)
 
 /* ============================================================= saving */
 
+/* A file being saved is built in memory (the core driver, no backing
+ * store): HDF5 never writes to the disk itself, since a write that fails
+ * inside H5Fclose (a full disk) leaves HDF5 1.10 holding a half-closed file
+ * that crashes the process at exit. The driver's buffer comes from the
+ * callbacks below, which keep it when the driver lets go of it at close, so
+ * h5io_finish gets the finished bytes and writes them with write(2).
+ * (H5Fget_file_image is no way out: HDF5 1.10.8 clears the superblock's
+ * status flags in its copy without redoing the checksum.) */
+typedef struct {
+    hid_t file;     /* 0: slot free (HDF5 ids are positive) */
+    void *mem;      /* the driver's buffer, once it let go of it */
+    size_t size;    /* its length (whole increments of the driver) */
+} Image;
+
+#define IMAGES_MAX 8 /* files being saved at once (HDF5 runs on one thread) */
+static Image images[IMAGES_MAX];
+
+static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)op;
+    ((Image *)udata)->size = size;
+    return malloc(size);
+}
+
+static void *image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)op;
+    (void)udata;
+    return memcpy(dest, src, size);
+}
+
+static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata)
+{
+    (void)op;
+    void *p = realloc(ptr, size);
+    if (p)
+        ((Image *)udata)->size = size;
+    return p;
+}
+
+static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata)
+{
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE)
+        ((Image *)udata)->mem = ptr; /* h5io_finish's now */
+    else
+        free(ptr);
+    return 0;
+}
+
+static void *image_udata_copy(void *udata) { return udata; } /* one Image per file */
+static herr_t image_udata_free(void *udata)
+{
+    (void)udata;
+    return 0;
+}
+
+static Image *image_of(hid_t file)
+{
+    for (int i = 0; i < IMAGES_MAX; i++)
+        if (images[i].file == file)
+            return &images[i];
+    return NULL;
+}
+
 hid_t h5io_create(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
 {
     h5io_quiet();
     int w = snprintf(tmp, tmplen, "%s.tmp.%ld", path, (long)getpid());
     if (w < 0 || (size_t)w >= tmplen)
         return errf(err, errlen, "%s: path too long", path);
+    Image *im = image_of(0);
+    if (!im)
+        return errf(err, errlen, "%s: cannot write: more than %d files being saved at once", path,
+                    IMAGES_MAX);
     /* Create it ourselves first, for a plain errno message (HDF5 gives none). */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0)
         return errf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
     close(fd);
+    *im = (Image){0};
+    H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy,     image_realloc, image_free,
+                                      image_udata_copy, image_udata_free, im};
     hid_t fapl = strong_fapl(1);
+    if (fapl >= 0 && (H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0 ||
+                      H5Pset_file_image_callbacks(fapl, &cb) < 0)) {
+        H5Pclose(fapl);
+        fapl = -1;
+    }
     hid_t file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (fapl >= 0)
         H5Pclose(fapl);
     if (file < 0) {
+        free(im->mem);
+        *im = (Image){0};
         unlink(tmp);
         return errf(err, errlen, "%s: cannot create HDF5 file %s", path, tmp);
     }
+    im->file = file;
     return file;
+}
+
+/* image into tmp (created by h5io_create), synced. 0, or -1 with errno set. */
+static int write_image(const char *tmp, const unsigned char *image, size_t size)
+{
+    int fd = open(tmp, O_WRONLY | O_TRUNC);
+    if (fd < 0)
+        return -1;
+    for (size_t done = 0; done < size;) {
+        ssize_t w = write(fd, image + done, size - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = w < 0 ? errno : ENOSPC;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return close(fd);
+}
+
+/* The file's length: the end-of-file address of its superblock (version 2
+ * or 3, which the 1.8 formats write, at offset 28), as the buffer runs on to
+ * the driver's next increment. size itself if the superblock is not one. */
+static size_t image_length(const unsigned char *mem, size_t size)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (size < 48 || memcmp(mem, sig, 8) != 0 || (mem[8] != 2 && mem[8] != 3) || mem[9] != 8)
+        return size;
+    uint64_t eof = 0;
+    for (int k = 7; k >= 0; k--)
+        eof = eof << 8 | mem[28 + k];
+    return eof >= 48 && eof <= size ? (size_t)eof : size;
 }
 
 int h5io_finish(hid_t file, int ok, const char *path, const char *tmp, char *err, size_t errlen)
 {
+    Image *im = image_of(file);
+    /* In memory, closing writes nothing to the disk, so it cannot fail half
+     * way and it frees every id of the file. */
     int closed = H5Fclose(file) >= 0;
+    void *mem = im ? im->mem : NULL;
+    size_t size = mem ? image_length(mem, im->size) : 0;
+    if (im)
+        *im = (Image){0};
+    int rc = -1;
     if (!ok) {
-        unlink(tmp);
-        return -1;
-    }
-    if (!closed) {
-        unlink(tmp);
-        return errf(err, errlen, "%s: cannot write (disk full?)", path);
-    }
-    int fd = open(tmp, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
+        /* the caller reports why */
+    } else if (!closed || !mem) {
+        errf(err, errlen, "%s: cannot write (cannot build the HDF5 file in memory)", path);
+    } else if (write_image(tmp, mem, size) != 0) {
         errf(err, errlen, "%s: cannot write %s: %s", path, tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
+    } else if (rename(tmp, path) != 0) {
         errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
+    } else {
+        rc = 0;
     }
-    return 0;
+    free(mem);
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
 }
 
 static int write_attr(hid_t loc, const char *name, hid_t type, hid_t space, const void *buf)

@@ -1,10 +1,11 @@
 /* h5io — the HDF5 plumbing every nnbench file shares (models, programs):
  * quiet errors, atomic saves, checksummed datasets, checked attribute reads.
  *
- * Saving: h5io_create makes PATH.tmp.PID with the HDF5 1.8 object formats
- * (their metadata carries checksums, so a damaged file fails on open or read
- * rather than being parsed); h5io_finish closes it, fsyncs and renames it
- * over PATH, or removes it — a failure never leaves a half-written file.
+ * Saving: h5io_create makes PATH.tmp.PID and an HDF5 file in memory with the
+ * HDF5 1.8 object formats (their metadata carries checksums, so a damaged
+ * file fails on open or read rather than being parsed); h5io_finish writes
+ * it there, fsyncs it and renames it over PATH, or removes it — a failure
+ * (a full disk) never leaves a half-written file or an open HDF5 id.
  *
  * Loading: h5io_open refuses missing files, folders and non-HDF5 files with
  * a plain message. Readers check types, counts and sizes before reading, so
@@ -26,11 +27,12 @@ void h5io_close_space(hid_t s);
 
 /* ------------------------------------------------------------- saving */
 
-/* Creates the temporary file for `path`; its name goes to tmp. -1 with
+/* Creates the temporary file for `path` (its name goes to tmp) and an HDF5
+ * file built in memory, which h5io_finish writes there. -1 with
  * "PATH: cannot write TMP: why" in err (nothing left behind). */
 hid_t h5io_create(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen);
-/* ok: closes, syncs and renames tmp over path; 0, or -1 with
- * "PATH: cannot write ..." in err. !ok: closes and removes tmp, returns -1
+/* ok: writes the file to tmp, syncs it, closes it and renames tmp over
+ * path; 0, or -1 with "PATH: cannot write ..." in err. !ok: closes and removes tmp, returns -1
  * (err untouched). Either way the file is closed and tmp never survives a
  * failure. */
 int h5io_finish(hid_t file, int ok, const char *path, const char *tmp, char *err, size_t errlen);

@@ -1,5 +1,6 @@
 /* Native model files (HDF5): graph table, attributes, parameter tensors. */
 #include "../../model/model.h"
+#define FUZZ_HDF5
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -11,5 +12,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[1024];
     if (model_load(path, &m, err, sizeof err) == 0)
         model_free(&m);
+    fuzz_check_closed();
     return 0;
 }

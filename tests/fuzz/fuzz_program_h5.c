@@ -1,5 +1,6 @@
 /* Compiled program files (HDF5): blocks, ops, wiring, hardware, mapping, checksums. */
 #include "../../compiler/program.h"
+#define FUZZ_HDF5
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -15,5 +16,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         program_free(p);
         program_info_free(&info);
     }
+    fuzz_check_closed();
     return 0;
 }

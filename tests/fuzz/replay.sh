@@ -6,6 +6,8 @@
 set -u
 BUILD=$1
 shift
+# HDF5-internal leaks on damaged files are not ours (lsan.supp).
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 SEEDS=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)  # each input is written to a file here
 trap 'rm -rf "$SEEDS"' EXIT
 sh tests/fuzz/seeds.sh "$BUILD/nnbench" "$SEEDS" || { echo "fuzz replay: could not make the seeds"; exit 1; }

@@ -17,6 +17,14 @@ done
 [ -f ../shared/models/onnx/mnist-8.onnx ] && cp ../shared/models/onnx/mnist-8.onnx "$DIR/onnx/"
 cp models/lenet5.h5 "$DIR/model_h5/"
 "$NNBENCH" compile models/mlp.h5 --hw tianji-ann --strategy naive -o "$DIR/program_h5/mlp-naive.h5" >/dev/null
+# Small files fuzz better (a mutation lands in metadata, not in weights): a
+# 242-parameter net after one short epoch, and its programs.
+"$NNBENCH" train --model tests/fuzz/tiny.ini --epochs 1 --limit 64 --seed 1 -o "$DIR/model_h5/tiny.h5" \
+    >"$DIR/train.log" 2>&1 || { cat "$DIR/train.log"; exit 1; }
+for hw in tianji-ann prime tianji-snn; do
+    "$NNBENCH" compile "$DIR/model_h5/tiny.h5" --hw $hw --strategy naive --dataset mnist --limit 16 \
+        -o "$DIR/program_h5/tiny-$hw.h5" >/dev/null
+done
 # idx and CIFAR: two images each, plain and gzip.
 be32() { printf "\\$(printf %03o $(($1 >> 24 & 255)))\\$(printf %03o $(($1 >> 16 & 255)))\\$(printf %03o $(($1 >> 8 & 255)))\\$(printf %03o $(($1 & 255)))"; }
 { be32 2051; be32 2; be32 28; be32 28; head -c 1568 /dev/urandom; } >"$DIR/idx/images"

@@ -432,6 +432,9 @@ static void test_full_disk(void **state)
     int append_rc = journal_append(path, &r.runs[1], 0, err, sizeof err);
     char append_err[1024];
     snprintf(append_err, sizeof append_err, "%s", err);
+    lim.rlim_cur = (rlim_t)n0 / 2; /* half the results file */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int save_rc = results_save(&r, path, err, sizeof err);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, was);
 
@@ -439,6 +442,8 @@ static void test_full_disk(void **state)
     assert_has(append_err, "full.h5.journal: cannot append a finished job: File too large");
     assert_int_equal(stat(jpath, &st), 0);
     assert_int_equal(st.st_size, one); /* no torn record */
+    assert_int_equal(save_rc, -1);
+    assert_has(err, "full.h5: cannot write");
     unsigned char *after = read_all(path, &n1);
     assert_int_equal(n0, n1);
     assert_memory_equal(before, after, n0);
