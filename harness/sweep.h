@@ -44,7 +44,7 @@
 
 #define SWEEP_MAX 64          /* entries per list */
 #define SWEEP_NAME 256
-#define SWEEP_JOBS_MAX 100000 /* jobs a sweep may expand to (a cluster night runs thousands) */
+#define SWEEP_JOBS_MAX 250000 /* jobs a sweep may expand to (configs/paper.ini: 113,724) */
 
 typedef struct {
     char name[64];            /* the entry's name in results */

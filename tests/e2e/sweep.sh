@@ -27,6 +27,13 @@ else
     bad "--dry-run: $(tail -1 "$TMP/dry")"
 fi
 [ -e "$TMP/tiny.h5" ] && bad "--dry-run wrote results" || ok "--dry-run writes nothing"
+# Every shipped sweep file loads and expands (paper.ini once outgrew the job limit unnoticed).
+before=$failed
+for f in "$ROOT"/configs/*.ini; do
+    (cd "$ROOT" && "$NNBENCH" sweep "configs/$(basename "$f")" --dry-run) >"$TMP/dry" 2>"$TMP/err" ||
+        bad "configs/$(basename "$f") --dry-run: $(tail -1 "$TMP/err")"
+done
+[ "$failed" -eq "$before" ] && ok "every configs/*.ini sweep expands"
 
 # --- one process, then two ranks: the same metrics ------------------------------
 if "$NNBENCH" "$TMP/tiny.ini" >"$TMP/out" 2>"$TMP/err" && [ -s "$TMP/tiny/runs.csv" ]; then

@@ -191,7 +191,7 @@ static void test_bad_files(void **state)
     expect_error(HEAD "models = mlp\n[other]\nx = 1\n", "[other]: unknown section");
     expect_error("[model]\nname = x\n", "no [sweep] section");
 
-    /* A few lines that multiply out to 64 x 7 x 16 x 16 jobs are refused
+    /* A few lines that multiply out to 64 x 7 x 16 x 16 x 3 jobs are refused
      * before anything is expanded. */
     char many[2048], seeds[512] = "", sizes[512] = "";
     for (int k = 1; k <= 64; k++)
@@ -200,9 +200,10 @@ static void test_bad_files(void **state)
         snprintf(sizes + strlen(sizes), sizeof sizes - strlen(sizes), "%s%d", k > 1 ? "," : "", 32 * k);
     snprintf(many, sizeof many,
              HEAD "models = mlp\nseeds = %s\n[axis.a]\nkey = weights.bits\nvalues = 2,3,4,5,6,7,8\n"
-                  "[axis.b]\nkey = crossbar.rows\nvalues = %s\n[axis.c]\nkey = crossbar.cols\nvalues = %s\n",
+                  "[axis.b]\nkey = crossbar.rows\nvalues = %s\n[axis.c]\nkey = crossbar.cols\nvalues = %s\n"
+                  "[axis.d]\nkey = io.bits\nvalues = 4,6,8\n",
              seeds, sizes, sizes);
-    expect_error(many, "[sweep]: 1.147e+05 jobs");
+    expect_error(many, "[sweep]: 3.441e+05 jobs");
 }
 
 int main(void)
