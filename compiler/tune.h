@@ -40,6 +40,31 @@ typedef struct {
 int tune_solve(const TuneProblem *tp, int free_phase, int round_phase, int linear, int wmax, int shift_max,
                int32_t *w, int64_t *bias, int *shift);
 
+/* The part-by-part walk over the integer program (compiler/tune.c). */
+typedef struct {
+    const Program *fp;
+    Program *p;
+    const Hw *hw;
+    Surrogate sg;
+    int n;             /* images */
+    const float *vf;   /* the float network's values */
+    float *vq;         /* the surrogate's values of the integer program */
+    const double *S;   /* per group: value per level (naive's scales) */
+    double s_in;       /* an input level's value in pixels (naive's) */
+    int *group_of;     /* [n_neurons]: each neuron's scale group (-1: input) */
+    int n_units;
+    int *unit_of;      /* [n_ops] */
+    int *unit_first;   /* [n_units + 1]: ops of unit u are order[unit_first[u] ..] */
+    int *order;        /* [n_ops] */
+    int32_t *max_in;   /* [n_ops]: each op's largest source neuron */
+    double *x, *acc, *wd;
+} Walk;
+
+/* Tunes the part `unit` of op k (tune_part.c) from its ops whose inputs are
+ * computed (below op k's first neuron): a new block for all its ops, or
+ * naive's kept. 0, or -1 on OOM. */
+int tune_unit(Walk *wk, int k, int unit);
+
 /* Range tuning (compiler/tune_range.c): per scale group, the clip value
  * whose quantisation to `levels` steps (rounded, saturating) has the least
  * squared error over the group's float values v[neuron · n + image] (n
