@@ -23,85 +23,8 @@
 
 #include "compiler.h"
 
-/* Images per forward batch: up to 64, within 256 MB of neuron values. */
-static int calib_batch(const Program *fp)
-{
-    size_t per_image = sizeof(double) * (size_t)(fp->n_neurons ? fp->n_neurons : 1);
-    size_t batch = ((size_t)256 << 20) / per_image;
-    return batch < 1 ? 1 : batch > 64 ? 64 : (int)batch;
-}
-
-/* Per-neuron maxima of a float program over n images, a batch at a time. */
-static double *calibrate(const Program *fp, const uint8_t *px, int n)
-{
-    const int BATCH = calib_batch(fp);
-    size_t N = (size_t)fp->n_neurons;
-    double *mx = calloc(N ? N : 1, sizeof *mx), *v = malloc(sizeof *v * (N ? N : 1) * BATCH);
-    float *in = malloc(sizeof *in * (size_t)fp->n_inputs * BATCH);
-    int failed = !mx || !v || !in;
-    for (int img0 = 0; img0 < n && !failed; img0 += BATCH) {
-        int nb = n - img0 < BATCH ? n - img0 : BATCH;
-        for (size_t i = 0; i < (size_t)nb * fp->n_inputs; i++)
-            in[i] = px[(size_t)img0 * fp->n_inputs + i];
-        failed = program_forward_float(fp, in, nb, v);
-        for (size_t i = 0; i < N && !failed; i++)
-            for (int img = 0; img < nb; img++)
-                mx[i] = v[i * nb + img] > mx[i] ? v[i * nb + img] : mx[i];
-    }
-    free(v);
-    free(in);
-    if (failed) {
-        free(mx);
-        return NULL;
-    }
-    return mx;
-}
-
+/* The SNN scale: the percentile of a group's activations (see above). */
 #define SNN_PERCENTILE 99.9
-#define PCT_BINS 4096
-
-/* Per group, the SNN_PERCENTILE-th percentile of its neurons' values over n
- * images, from a histogram of PCT_BINS bins up to the group's maximum gmax. */
-static int group_percentiles(const Program *fp, const uint8_t *px, int n, const int *group_of, double *gmax)
-{
-    const int BATCH = calib_batch(fp);
-    size_t N = (size_t)fp->n_neurons, G = (size_t)fp->n_groups;
-    double *v = malloc(sizeof *v * (N ? N : 1) * BATCH);
-    float *in = malloc(sizeof *in * (size_t)fp->n_inputs * BATCH);
-    long long *hist = calloc(G * PCT_BINS + 1, sizeof *hist);
-    long long *count = calloc(G + 1, sizeof *count);
-    int failed = !v || !in || !hist || !count;
-    for (int img0 = 0; img0 < n && !failed; img0 += BATCH) {
-        int nb = n - img0 < BATCH ? n - img0 : BATCH;
-        for (size_t i = 0; i < (size_t)nb * fp->n_inputs; i++)
-            in[i] = px[(size_t)img0 * fp->n_inputs + i];
-        failed = program_forward_float(fp, in, nb, v);
-        for (size_t i = (size_t)fp->n_inputs; i < N && !failed; i++) {
-            int g = group_of[i];
-            if (g < 0 || gmax[g] <= 0)
-                continue;
-            for (int img = 0; img < nb; img++) {
-                long bin = (long)(v[i * nb + img] / gmax[g] * (PCT_BINS - 1));
-                hist[(size_t)g * PCT_BINS + (bin < 0 ? 0 : bin >= PCT_BINS ? PCT_BINS - 1 : bin)]++;
-            }
-            count[g] += nb;
-        }
-    }
-    for (size_t g = 0; g < G && !failed; g++) {
-        if (!count[g])
-            continue;
-        long long want = (long long)ceil(count[g] * SNN_PERCENTILE / 100), seen = 0;
-        int bin = 0;
-        while (bin < PCT_BINS - 1 && (seen += hist[g * PCT_BINS + bin]) < want)
-            bin++;
-        gmax[g] = gmax[g] * (bin + 1) / PCT_BINS;
-    }
-    free(v);
-    free(in);
-    free(hist);
-    free(count);
-    return failed ? -1 : 0;
-}
 
 /* Int-block dedup: identical integer blocks are stored once. */
 typedef struct {
@@ -164,28 +87,25 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     const double top = snn ? 1 : io_top; /* a hidden value's largest level: a rate of 1 on an SNN */
     const int in_shift = io < 8 ? 8 - io : 0;
     Program *p = program_create(fp->n_inputs, io);
-    double *mx = calibrate(fp, calib, n_calib);
     double *S = calloc((size_t)fp->n_groups + 1, sizeof *S);
     int *group_of = malloc(sizeof *group_of * (size_t)(fp->n_neurons ? fp->n_neurons : 1));
     int32_t *w = NULL;
     int64_t *b = NULL;
     double *we = NULL;
     Dedup d = {0};
-    int rc = p && mx && S && group_of ? 0 : errf(err, errlen, "out of memory");
+    int rc = p && S && group_of ? 0 : errf(err, errlen, "out of memory");
     if (rc)
         goto done;
     p->input_shift = in_shift;
-    /* Neuron → group; group scales from the calibration maxima. */
+    /* Neuron → group; group scales from the calibration maxima (percentiles on an SNN). */
     for (int i = 0; i < fp->n_inputs; i++)
         group_of[i] = -1;
     for (int k = 0; k < fp->n_ops; k++) {
         const CoreOp *op = &fp->ops[k];
-        for (int j = 0; j < fp->blocks[op->block].cols; j++) {
+        for (int j = 0; j < fp->blocks[op->block].cols; j++)
             group_of[op->out + j] = op->group;
-            S[op->group] = mx[op->out + j] > S[op->group] ? mx[op->out + j] : S[op->group];
-        }
     }
-    if (snn && group_percentiles(fp, calib, n_calib, group_of, S)) {
+    if (calibrate_groups(fp, calib, n_calib, snn ? SNN_PERCENTILE : 0, S)) {
         rc = errf(err, errlen, "out of memory");
         goto done;
     }
@@ -271,7 +191,6 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     if (!rc)
         rc = pim_adc_ranges(p, hw, calib, n_calib, err, errlen);
 done:
-    free(mx);
     free(S);
     free(group_of);
     free(we);
