@@ -91,7 +91,7 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     int *group_of = malloc(sizeof *group_of * (size_t)(fp->n_neurons ? fp->n_neurons : 1));
     int32_t *w = NULL;
     int64_t *b = NULL;
-    double *we = NULL;
+    double *we = NULL, *si_row = NULL, *prev_si = NULL;
     Dedup d = {0};
     int rc = p && S && group_of ? 0 : errf(err, errlen, "out of memory");
     if (rc)
@@ -121,7 +121,9 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     we = malloc(sizeof *we * (size_t)max_rows * max_cols);
     w = malloc(sizeof *w * (size_t)max_rows * max_cols);
     b = malloc(sizeof *b * (size_t)max_cols);
-    if (!we || !w || !b) {
+    si_row = malloc(sizeof *si_row * (size_t)max_rows);
+    prev_si = malloc(sizeof *prev_si * (size_t)max_rows);
+    if (!we || !w || !b || !si_row || !prev_si) {
         rc = errf(err, errlen, "out of memory");
         goto done;
     }
@@ -147,13 +149,28 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
             }
         }
     }
+    /* An op's integer block depends only on its float block, its output
+     * scale and its rows' input scales: the ops of a layer mostly repeat
+     * the previous op's, whose block is then reused (quantising and hashing
+     * every op's block again was a tenth of a compile). */
+    int prev_block = -1, prev_blk = -1;
+    double prev_out = 0;
     for (int k = 0; k < fp->n_ops && !rc; k++) {
         const CoreOp *op = &fp->ops[k];
         const CoreBlock *fb = &fp->blocks[op->block];
         double s_out = S[op->group] > 0 ? S[op->group] : 1, big = 0;
         for (int i = 0; i < fb->rows; i++) {
             int32_t src = op->in[i];
-            double si = src == PROGRAM_ZERO ? 0 : group_of[src] < 0 ? s_in : S[group_of[src]];
+            si_row[i] = src == PROGRAM_ZERO ? 0 : group_of[src] < 0 ? s_in : S[group_of[src]];
+        }
+        if (op->block == prev_block && !memcmp(&s_out, &prev_out, sizeof s_out) &&
+            !memcmp(si_row, prev_si, sizeof *si_row * (size_t)fb->rows)) {
+            if (program_add_op(p, prev_blk, op->in, op->part, op->group) < 0)
+                rc = errf(err, errlen, "out of memory");
+            continue;
+        }
+        for (int i = 0; i < fb->rows; i++) {
+            double si = si_row[i];
             for (int j = 0; j < fb->cols; j++) {
                 double v = fb->wf[(size_t)j * fb->rows + i] * si / s_out;
                 we[(size_t)j * fb->rows + i] = v;
@@ -183,6 +200,12 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
         int blk = int_block(p, &d, fb->rows, fb->cols, w, b, shift, fb->act);
         if (blk < 0 || program_add_op(p, blk, op->in, op->part, op->group) < 0)
             rc = errf(err, errlen, "out of memory");
+        double *t = prev_si;
+        prev_si = si_row;
+        si_row = t;
+        prev_block = op->block;
+        prev_blk = blk;
+        prev_out = s_out;
     }
     if (!rc && program_set_outputs(p, fp->outputs, fp->n_outputs))
         rc = errf(err, errlen, "out of memory");
@@ -194,6 +217,8 @@ done:
     free(S);
     free(group_of);
     free(we);
+    free(si_row);
+    free(prev_si);
     free(w);
     free(b);
     free(d.slot);
