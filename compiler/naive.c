@@ -91,7 +91,8 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     int *group_of = malloc(sizeof *group_of * (size_t)(fp->n_neurons ? fp->n_neurons : 1));
     int32_t *w = NULL;
     int64_t *b = NULL;
-    double *we = NULL, *si_row = NULL, *prev_si = NULL;
+    double *we = NULL, *si_row = NULL, *last_scales = NULL;
+    int *last_blk = NULL;
     Dedup d = {0};
     int rc = p && S && group_of ? 0 : errf(err, errlen, "out of memory");
     if (rc)
@@ -122,8 +123,9 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     w = malloc(sizeof *w * (size_t)max_rows * max_cols);
     b = malloc(sizeof *b * (size_t)max_cols);
     si_row = malloc(sizeof *si_row * (size_t)max_rows);
-    prev_si = malloc(sizeof *prev_si * (size_t)max_rows);
-    if (!we || !w || !b || !si_row || !prev_si) {
+    last_scales = malloc(sizeof *last_scales * (size_t)(max_rows + 1) * (fp->n_blocks ? fp->n_blocks : 1));
+    last_blk = malloc(sizeof *last_blk * (size_t)(fp->n_blocks ? fp->n_blocks : 1));
+    if (!we || !w || !b || !si_row || !last_scales || !last_blk) {
         rc = errf(err, errlen, "out of memory");
         goto done;
     }
@@ -151,10 +153,11 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
     }
     /* An op's integer block depends only on its float block, its output
      * scale and its rows' input scales: the ops of a layer mostly repeat
-     * the previous op's, whose block is then reused (quantising and hashing
-     * every op's block again was a tenth of a compile). */
-    int prev_block = -1, prev_blk = -1;
-    double prev_out = 0;
+     * what the last op of the same float block had, whose integer block is
+     * then reused (quantising and hashing every op's block again was a
+     * tenth of a compile). Per float block: that integer block, -1 none. */
+    for (int i = 0; i < fp->n_blocks; i++)
+        last_blk[i] = -1;
     for (int k = 0; k < fp->n_ops && !rc; k++) {
         const CoreOp *op = &fp->ops[k];
         const CoreBlock *fb = &fp->blocks[op->block];
@@ -163,9 +166,10 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
             int32_t src = op->in[i];
             si_row[i] = src == PROGRAM_ZERO ? 0 : group_of[src] < 0 ? s_in : S[group_of[src]];
         }
-        if (op->block == prev_block && !memcmp(&s_out, &prev_out, sizeof s_out) &&
-            !memcmp(si_row, prev_si, sizeof *si_row * (size_t)fb->rows)) {
-            if (program_add_op(p, prev_blk, op->in, op->part, op->group) < 0)
+        double *last_si = last_scales + (size_t)op->block * (max_rows + 1);
+        if (last_blk[op->block] >= 0 && !memcmp(&s_out, last_si, sizeof s_out) &&
+            !memcmp(si_row, last_si + 1, sizeof *si_row * (size_t)fb->rows)) {
+            if (program_add_op(p, last_blk[op->block], op->in, op->part, op->group) < 0)
                 rc = errf(err, errlen, "out of memory");
             continue;
         }
@@ -200,12 +204,9 @@ int quantise_naive(const Program *fp, const Hw *hw, const uint8_t *calib, int n_
         int blk = int_block(p, &d, fb->rows, fb->cols, w, b, shift, fb->act);
         if (blk < 0 || program_add_op(p, blk, op->in, op->part, op->group) < 0)
             rc = errf(err, errlen, "out of memory");
-        double *t = prev_si;
-        prev_si = si_row;
-        si_row = t;
-        prev_block = op->block;
-        prev_blk = blk;
-        prev_out = s_out;
+        last_blk[op->block] = blk;
+        last_si[0] = s_out;
+        memcpy(last_si + 1, si_row, sizeof *si_row * (size_t)fb->rows);
     }
     if (!rc && program_set_outputs(p, fp->outputs, fp->n_outputs))
         rc = errf(err, errlen, "out of memory");
@@ -218,7 +219,8 @@ done:
     free(group_of);
     free(we);
     free(si_row);
-    free(prev_si);
+    free(last_scales);
+    free(last_blk);
     free(w);
     free(b);
     free(d.slot);
