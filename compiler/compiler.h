@@ -127,6 +127,11 @@ int assign_axon_types(Program **p, const Program *fp, const Hw *hw, const uint8_
  * least squared error over them (pim_range.c); otherwise nothing changes. */
 int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, int clip, char *err,
                    size_t errlen);
+/* Calibration (compiler/calib.c): per scale group of a float program, the
+ * largest value of its neurons (0 if none is positive) over n images of px,
+ * or with percentile > 0 that percentile of its values (to 1/4096 of the
+ * largest, rounded up), in one float pass. gmax: n_groups values. 0 / -1 OOM. */
+int calibrate_groups(const Program *fp, const uint8_t *px, int n, double percentile, double *gmax);
 /* The compiler's integer forward pass (compiler/int_forward.c): n images of
  * quantised inputs to n × n_outputs logits, batch-major. Must equal the
  * ANN simulator bit for bit. 0, or -1 (a float program, OOM). */
@@ -138,6 +143,12 @@ int program_forward_int_values(const Program *p, const int32_t *inputs, int n, i
  * (v[neuron · n + image], n_neurons · n doubles). 0, or -1 (not a float
  * program, OOM). */
 int program_forward_float(const Program *p, const float *inputs, int n, double *v);
+/* Called after each op of the float pass with its values y[col · n + image]
+ * (while they are in cache: calibration reduces them there). */
+typedef void (*FloatOpSeen)(void *ctx, const CoreOp *op, int cols, const double *y, int n);
+/* program_forward_float, calling seen (if not NULL) after each op. */
+int program_forward_float_each(const Program *p, const float *inputs, int n, double *v, FloatOpSeen seen,
+                               void *ctx);
 /* An integer program's inputs from raw pixels (rounded to its I/O bits). */
 void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out);
 

@@ -27,6 +27,7 @@ typedef struct {
     double *val;
     uint8_t *seen;
     int32_t *touched;
+    int32_t *scratch;    /* room to sort touched */
     int32_t n_touched, cap;
     double k;
 } ExprAcc;

@@ -23,85 +23,8 @@
 
 #include "compiler.h"
 
-/* Images per forward batch: up to 64, within 256 MB of neuron values. */
-static int calib_batch(const Program *fp)
-{
-    size_t per_image = sizeof(double) * (size_t)(fp->n_neurons ? fp->n_neurons : 1);
-    size_t batch = ((size_t)256 << 20) / per_image;
-    return batch < 1 ? 1 : batch > 64 ? 64 : (int)batch;
-}
-
-/* Per-neuron maxima of a float program over n images, a batch at a time. */
-static double *calibrate(const Program *fp, const uint8_t *px, int n)
-{
-    const int BATCH = calib_batch(fp);
-    size_t N = (size_t)fp->n_neurons;
-    double *mx = calloc(N ? N : 1, sizeof *mx), *v = malloc(sizeof *v * (N ? N : 1) * BATCH);
-    float *in = malloc(sizeof *in * (size_t)fp->n_inputs * BATCH);
-    int failed = !mx || !v || !in;
-    for (int img0 = 0; img0 < n && !failed; img0 += BATCH) {
-        int nb = n - img0 < BATCH ? n - img0 : BATCH;
-        for (size_t i = 0; i < (size_t)nb * fp->n_inputs; i++)
-            in[i] = px[(size_t)img0 * fp->n_inputs + i];
-        failed = program_forward_float(fp, in, nb, v);
-        for (size_t i = 0; i < N && !failed; i++)
-            for (int img = 0; img < nb; img++)
-                mx[i] = v[i * nb + img] > mx[i] ? v[i * nb + img] : mx[i];
-    }
-    free(v);
-    free(in);
-    if (failed) {
-        free(mx);
-        return NULL;
-    }
-    return mx;
-}
-
+/* The SNN scale: the percentile of a group's activations (see above). */
 #define SNN_PERCENTILE 99.9
-#define PCT_BINS 4096
-
-/* Per group, the SNN_PERCENTILE-th percentile of its neurons' values over n
- * images, from a histogram of PCT_BINS bins up to the group's maximum gmax. */
-static int group_percentiles(const Program *fp, const uint8_t *px, int n, const int *group_of, double *gmax)
-{
-    const int BATCH = calib_batch(fp);
-    size_t N = (size_t)fp->n_neurons, G = (size_t)fp->n_groups;
-    double *v = malloc(sizeof *v * (N ? N : 1) * BATCH);
-    float *in = malloc(sizeof *in * (size_t)fp->n_inputs * BATCH);
-    long long *hist = calloc(G * PCT_BINS + 1, sizeof *hist);
-    long long *count = calloc(G + 1, sizeof *count);
-    int failed = !v || !in || !hist || !count;
-    for (int img0 = 0; img0 < n && !failed; img0 += BATCH) {
-        int nb = n - img0 < BATCH ? n - img0 : BATCH;
-        for (size_t i = 0; i < (size_t)nb * fp->n_inputs; i++)
-            in[i] = px[(size_t)img0 * fp->n_inputs + i];
-        failed = program_forward_float(fp, in, nb, v);
-        for (size_t i = (size_t)fp->n_inputs; i < N && !failed; i++) {
-            int g = group_of[i];
-            if (g < 0 || gmax[g] <= 0)
-                continue;
-            for (int img = 0; img < nb; img++) {
-                long bin = (long)(v[i * nb + img] / gmax[g] * (PCT_BINS - 1));
-                hist[(size_t)g * PCT_BINS + (bin < 0 ? 0 : bin >= PCT_BINS ? PCT_BINS - 1 : bin)]++;
-            }
-            count[g] += nb;
-        }
-    }
-    for (size_t g = 0; g < G && !failed; g++) {
-        if (!count[g])
-            continue;
-        long long want = (long long)ceil(count[g] * SNN_PERCENTILE / 100), seen = 0;
-        int bin = 0;
-        while (bin < PCT_BINS - 1 && (seen += hist[g * PCT_BINS + bin]) < want)
-            bin++;
-        gmax[g] = gmax[g] * (bin + 1) / PCT_BINS;
-    }
-    free(v);
-    free(in);
-    free(hist);
-    free(count);
-    return failed ? -1 : 0;
-}
 
 /* Int-block dedup: identical integer blocks are stored once. */
 typedef struct {
@@ -173,31 +96,28 @@ int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n
     const double top = snn ? 1 : io_top; /* a hidden value's largest level: a rate of 1 on an SNN */
     const int in_shift = io < 8 ? 8 - io : 0;
     Program *p = program_create(fp->n_inputs, io);
-    double *mx = qo && qo->group_max ? NULL : calibrate(fp, calib, n_calib);
     double *S = calloc((size_t)fp->n_groups + 1, sizeof *S);
     int *group_of = malloc(sizeof *group_of * (size_t)(fp->n_neurons ? fp->n_neurons : 1));
     int32_t *w = NULL;
     int64_t *b = NULL;
-    double *we = NULL;
+    double *we = NULL, *si_row = NULL, *last_scales = NULL;
+    int *last_blk = NULL;
     Dedup d = {0};
-    int rc = p && (mx || (qo && qo->group_max)) && S && group_of ? 0 : errf(err, errlen, "out of memory");
+    int rc = p && S && group_of ? 0 : errf(err, errlen, "out of memory");
     if (rc)
         goto done;
     p->input_shift = in_shift;
-    /* Neuron → group; group scales from the calibration maxima. */
+    /* Neuron → group; group scales from the calibration maxima (percentiles on an SNN). */
     for (int i = 0; i < fp->n_inputs; i++)
         group_of[i] = -1;
     for (int k = 0; k < fp->n_ops; k++) {
         const CoreOp *op = &fp->ops[k];
-        for (int j = 0; j < fp->blocks[op->block].cols; j++) {
+        for (int j = 0; j < fp->blocks[op->block].cols; j++)
             group_of[op->out + j] = op->group;
-            if (mx)
-                S[op->group] = mx[op->out + j] > S[op->group] ? mx[op->out + j] : S[op->group];
-        }
     }
-    if (!mx) /* the caller's ranges (the full strategy's range tuning) */
+    if (qo && qo->group_max) /* the caller's ranges (the full strategy's range tuning) */
         memcpy(S, qo->group_max, sizeof *S * (size_t)fp->n_groups);
-    else if (snn && group_percentiles(fp, calib, n_calib, group_of, S)) {
+    else if (calibrate_groups(fp, calib, n_calib, snn ? SNN_PERCENTILE : 0, S)) {
         rc = errf(err, errlen, "out of memory");
         goto done;
     }
@@ -213,7 +133,10 @@ int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n
     we = malloc(sizeof *we * (size_t)max_rows * max_cols);
     w = malloc(sizeof *w * (size_t)max_rows * max_cols);
     b = malloc(sizeof *b * (size_t)max_cols);
-    if (!we || !w || !b) {
+    si_row = malloc(sizeof *si_row * (size_t)max_rows);
+    last_scales = malloc(sizeof *last_scales * (size_t)(max_rows + 1) * (fp->n_blocks ? fp->n_blocks : 1));
+    last_blk = malloc(sizeof *last_blk * (size_t)(fp->n_blocks ? fp->n_blocks : 1));
+    if (!we || !w || !b || !si_row || !last_scales || !last_blk) {
         rc = errf(err, errlen, "out of memory");
         goto done;
     }
@@ -239,13 +162,30 @@ int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n
             }
         }
     }
+    /* An op's integer block depends only on its float block, its output
+     * scale and its rows' input scales: the ops of a layer mostly repeat
+     * what the last op of the same float block had, whose integer block is
+     * then reused (quantising and hashing every op's block again was a
+     * tenth of a compile). Per float block: that integer block, -1 none. */
+    for (int i = 0; i < fp->n_blocks; i++)
+        last_blk[i] = -1;
     for (int k = 0; k < fp->n_ops && !rc; k++) {
         const CoreOp *op = &fp->ops[k];
         const CoreBlock *fb = &fp->blocks[op->block];
         double s_out = S[op->group] > 0 ? S[op->group] : 1, big = 0;
         for (int i = 0; i < fb->rows; i++) {
             int32_t src = op->in[i];
-            double si = src == PROGRAM_ZERO ? 0 : group_of[src] < 0 ? s_in : S[group_of[src]];
+            si_row[i] = src == PROGRAM_ZERO ? 0 : group_of[src] < 0 ? s_in : S[group_of[src]];
+        }
+        double *last_si = last_scales + (size_t)op->block * (max_rows + 1);
+        if (last_blk[op->block] >= 0 && !memcmp(&s_out, last_si, sizeof s_out) &&
+            !memcmp(si_row, last_si + 1, sizeof *si_row * (size_t)fb->rows)) {
+            if (program_add_op(p, last_blk[op->block], op->in, op->part, op->group) < 0)
+                rc = errf(err, errlen, "out of memory");
+            continue;
+        }
+        for (int i = 0; i < fb->rows; i++) {
+            double si = si_row[i];
             for (int j = 0; j < fb->cols; j++) {
                 double v = fb->wf[(size_t)j * fb->rows + i] * si / s_out;
                 we[(size_t)j * fb->rows + i] = v;
@@ -275,6 +215,9 @@ int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n
         int blk = int_block(p, &d, fb->rows, fb->cols, w, b, shift, fb->act);
         if (blk < 0 || program_add_op(p, blk, op->in, op->part, op->group) < 0)
             rc = errf(err, errlen, "out of memory");
+        last_blk[op->block] = blk;
+        last_si[0] = s_out;
+        memcpy(last_si + 1, si_row, sizeof *si_row * (size_t)fb->rows);
     }
     if (!rc && program_set_outputs(p, fp->outputs, fp->n_outputs))
         rc = errf(err, errlen, "out of memory");
@@ -283,10 +226,12 @@ int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n
     if (!rc && !(qo && qo->raw))
         rc = quantise_encode(&p, fp, hw, calib, n_calib, 0, err, errlen);
 done:
-    free(mx);
     free(S);
     free(group_of);
     free(we);
+    free(si_row);
+    free(last_scales);
+    free(last_blk);
     free(w);
     free(b);
     free(d.slot);
