@@ -190,7 +190,7 @@ static void test_full_lenet5_4bit(void **state)
     Dataset ds;
     Hw hw;
     char err[1024];
-    Program *fp, *naive, *full, *again;
+    Program *fp, *naive = NULL, *full = NULL, *again = NULL;
     if (lenet5_reformed("tianji-ann", SPLIT_BOTH, &m, &ds, &hw, &fp))
         return;
     assert_int_equal(hw_open("tianji-ann", (const char *[]){"weights.bits=4", "io.bits=4"}, 2, &hw, NULL, 0, err,
