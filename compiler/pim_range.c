@@ -88,39 +88,41 @@ int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, 
         if (program_forward_int_values(p, in, n, v))
             rc = errf(err, errlen, "out of memory setting ADC ranges");
     }
-    for (int pass = 0; pass < (clip ? 2 : 1); pass++)
-    for (int k = 0; k < p->n_ops && !rc; k++) {
-        const CoreOp *op = &p->ops[k];
-        const CoreBlock *b = &p->blocks[op->block];
-        /* x[i][slice·n + img]: slice s of input i on image img. */
-        for (int i = 0; i < b->rows; i++)
-            for (int sl = 0; sl < slices; sl++)
-                for (int img = 0; img < n; img++) {
-                    int64_t xv = op->in[i] == PROGRAM_ZERO ? 0 : v[(size_t)op->in[i] * n + img];
-                    x[((size_t)i * slices + sl) * n + img] =
-                        (double)((xv >> (sl * dac)) & ((INT64_C(1) << dac) - 1));
-                }
-        for (int arr = 0; arr < (diff ? 2 : 1); arr++)
-            for (int c = 0; c < cells; c++) {
-                for (int j = 0; j < b->cols; j++)
-                    for (int i = 0; i < b->rows; i++) {
-                        int64_t wv = b->w[(size_t)j * b->rows + i] + offset;
-                        int64_t m = diff ? (arr == 0 ? (wv > 0 ? wv : 0) : (wv < 0 ? -wv : 0)) : wv;
-                        w[(size_t)j * b->rows + i] = cell_of(m, c, cell_bits);
+    /* Pass 0: each block's largest column sum; pass 1 (clip): their histogram up to it. */
+    for (int pass = 0; pass < (clip ? 2 : 1); pass++) {
+        for (int k = 0; k < p->n_ops && !rc; k++) {
+            const CoreOp *op = &p->ops[k];
+            const CoreBlock *b = &p->blocks[op->block];
+            /* x[i][slice·n + img]: slice s of input i on image img. */
+            for (int i = 0; i < b->rows; i++)
+                for (int sl = 0; sl < slices; sl++)
+                    for (int img = 0; img < n; img++) {
+                        int64_t xv = op->in[i] == PROGRAM_ZERO ? 0 : v[(size_t)op->in[i] * n + img];
+                        x[((size_t)i * slices + sl) * n + img] =
+                            (double)((xv >> (sl * dac)) & ((INT64_C(1) << dac) - 1));
                     }
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b->cols, slices * n, b->rows, 1.0, w,
-                            b->rows, x, slices * n, 0.0, s, slices * n);
-                double *h = pass ? hist + (size_t)op->block * CLIP_BINS : NULL, mx = full[op->block];
-                for (size_t t = 0; t < (size_t)b->cols * slices * n; t++) {
-                    if (!pass)
-                        full[op->block] = s[t] > full[op->block] ? s[t] : full[op->block];
-                    else if (s[t] > 0 && mx > 0) {
-                        long bin = (long)(s[t] / mx * CLIP_BINS);
-                        int sl = (int)(t % ((size_t)slices * n) / n);
-                        h[bin < CLIP_BINS ? bin : CLIP_BINS - 1] += exp2(2.0 * (sl * dac + c * cell_bits));
+            for (int arr = 0; arr < (diff ? 2 : 1); arr++)
+                for (int c = 0; c < cells; c++) {
+                    for (int j = 0; j < b->cols; j++)
+                        for (int i = 0; i < b->rows; i++) {
+                            int64_t wv = b->w[(size_t)j * b->rows + i] + offset;
+                            int64_t m = diff ? (arr == 0 ? (wv > 0 ? wv : 0) : (wv < 0 ? -wv : 0)) : wv;
+                            w[(size_t)j * b->rows + i] = cell_of(m, c, cell_bits);
+                        }
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b->cols, slices * n, b->rows, 1.0, w,
+                                b->rows, x, slices * n, 0.0, s, slices * n);
+                    double *h = pass ? hist + (size_t)op->block * CLIP_BINS : NULL, mx = full[op->block];
+                    for (size_t t = 0; t < (size_t)b->cols * slices * n; t++) {
+                        if (!pass)
+                            full[op->block] = s[t] > full[op->block] ? s[t] : full[op->block];
+                        else if (s[t] > 0 && mx > 0) {
+                            long bin = (long)(s[t] / mx * CLIP_BINS);
+                            int sl = (int)(t % ((size_t)slices * n) / n);
+                            h[bin < CLIP_BINS ? bin : CLIP_BINS - 1] += exp2(2.0 * (sl * dac + c * cell_bits));
+                        }
                     }
                 }
-            }
+        }
     }
     for (int b = 0; b < p->n_blocks && clip && !rc; b++)
         if (full[b] > 0)
