@@ -141,8 +141,8 @@ int check_output_path(const char *path, char *err, size_t errlen);
 /* mkdir -p: 0, or the errno of the failing step (ENOTDIR when a part of
  * the path is a file). */
 int make_dirs(const char *path);
-/* mkdir -p of the folder `file` goes in; 0, or -1 with "DIR: cannot
- * create: cause" in err. */
+/* mkdir -p of the folder `file` goes in; 0, or -1 with "FILE: cannot
+ * create its folder DIR: cause" in err. */
 int make_parent_dirs(const char *file, char *err, size_t errlen);
 int parse_preprocessing(const char *opt, const char *value, Normalize *n, char *err, size_t errlen);
 

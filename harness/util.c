@@ -171,7 +171,7 @@ int make_parent_dirs(const char *file, char *err, size_t errlen)
         return 0;
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - file), file);
     int e = make_dirs(dir);
-    return e ? errf(err, errlen, "%s: cannot create: %s", dir, strerror(e)) : 0;
+    return e ? errf(err, errlen, "%s: cannot create its folder %s: %s", file, dir, strerror(e)) : 0;
 }
 
 int check_output_path(const char *path, char *err, size_t errlen)
