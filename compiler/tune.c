@@ -165,8 +165,9 @@ static void surrogate_inputs(Walk *wk, const uint8_t *px)
         }
 }
 
-/* A copy of p without the blocks no op uses. */
-static Program *drop_unused_blocks(const Program *p)
+/* A copy of p's ops whose neurons lie below `below`, with only the blocks
+ * they use, and no outputs yet. NULL on OOM. */
+static Program *copy_ops_below(const Program *p, int32_t below)
 {
     Program *q = program_create(p->n_inputs, p->io_bits);
     int *map = malloc(sizeof *map * (size_t)(p->n_blocks ? p->n_blocks : 1));
@@ -175,7 +176,7 @@ static Program *drop_unused_blocks(const Program *p)
         map[b] = -1;
     if (q)
         q->input_shift = p->input_shift;
-    for (int k = 0; k < p->n_ops && !failed; k++) {
+    for (int k = 0; k < p->n_ops && p->ops[k].out < below && !failed; k++) {
         const CoreOp *op = &p->ops[k];
         if (map[op->block] < 0) {
             const CoreBlock *b = &p->blocks[op->block];
@@ -184,9 +185,19 @@ static Program *drop_unused_blocks(const Program *p)
         }
         failed = failed || program_add_op(q, map[op->block], op->in, op->part, op->group) < 0;
     }
-    failed = failed || program_set_outputs(q, p->outputs, p->n_outputs);
     free(map);
     if (failed) {
+        program_free(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* A copy of p without the blocks no op uses. */
+static Program *drop_unused_blocks(const Program *p)
+{
+    Program *q = copy_ops_below(p, INT32_MAX);
+    if (q && program_set_outputs(q, p->outputs, p->n_outputs)) {
         program_free(q);
         return NULL;
     }
@@ -205,16 +216,8 @@ static int real_values(Walk *wk, const int32_t *q, int32_t *counts, int32_t belo
 {
     /* A 1×1 linear op on pixel 0 is the output the simulators want. */
     const Program *p = wk->p;
-    Program *pre = program_create(p->n_inputs, p->io_bits);
+    Program *pre = copy_ops_below(p, below);
     int failed = !pre, zero_w = 0;
-    if (pre)
-        pre->input_shift = p->input_shift;
-    for (int b = 0; b < p->n_blocks && !failed; b++) {
-        const CoreBlock *bl = &p->blocks[b];
-        failed = program_add_block(pre, bl->rows, bl->cols, bl->w, bl->bias, bl->shift, bl->act) < 0;
-    }
-    for (int k = 0; k < p->n_ops && p->ops[k].out < below && !failed; k++)
-        failed = program_add_op(pre, p->ops[k].block, p->ops[k].in, p->ops[k].part, p->ops[k].group) < 0;
     int32_t zero_in = 0, out = -1;
     int blk = failed ? -1 : program_add_block(pre, 1, 1, &zero_w, NULL, 0, CORE_LINEAR);
     failed = failed || blk < 0 || (out = program_add_op(pre, blk, &zero_in, 0, 0)) < 0 ||
@@ -321,11 +324,11 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
     Walk wk = {.fp = fp, .hw = hw, .n = n};
     wk.sg = (Surrogate){snn, T, snn ? T : ldexp(1, hw->io.bits) - 1, snn ? T : 1,
                         snn && hw->neuron.activation == HW_ACT_LIF ? hw->neuron.leak : 0};
-    float *vf = float_values(fp, calib, n);
+    float *vf = phases ? float_values(fp, calib, n) : NULL; /* phases none: naive, nothing to read */
     double *gmax = malloc(sizeof *gmax * ((size_t)fp->n_groups + 1));
     double *S = malloc(sizeof *S * ((size_t)fp->n_groups + 1));
     Program *p = NULL;
-    int rc = vf && gmax && S ? 0 : errf(err, errlen, "out of memory tuning");
+    int rc = (vf || !phases) && gmax && S ? 0 : errf(err, errlen, "out of memory tuning");
     if (!rc && (phases & HW_PHASE_RANGE) && tune_ranges(fp, vf, n, wk.sg.top, gmax))
         rc = errf(err, errlen, "out of memory tuning");
     QuantiseOptions qo = {phases & HW_PHASE_RANGE ? gmax : NULL, S, 1};

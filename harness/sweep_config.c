@@ -187,7 +187,7 @@ static int read_axis(Reader *r, const char *sec, SweepAxis *a, const Sweep *s)
             return bad(r, sec, "strategies", "'%s' is not in [sweep] strategies", a->strategies[k]);
     }
     for (int p = 0; p < a->n_presets; p++)
-        if (!listed(s->hw, s->n_hw, a->presets[p]) || !s->n_hw)
+        if (!listed(s->hw, s->n_hw, a->presets[p])) /* [sweep] hw is never empty */
             return bad(r, sec, "presets", "'%s' is not in [sweep] hw", a->presets[p]);
     /* Every value must be a valid override on every preset it applies to. */
     for (int h = 0; h < s->n_hw; h++) {
