@@ -36,6 +36,7 @@ typedef struct {
     const Program *p;
     const Hw *hw;
     PimChip *chip;             /* pim */
+    AnnPlan *ann;              /* ann */
     int steps;                 /* snn: T */
     int64_t *per_step;         /* snn: [chunk][T][classes] */
     int64_t *spikes;           /* snn: [chunk] */
@@ -50,7 +51,7 @@ static int run_chunk(Runner *rn, const int32_t *q, int n, long first, int64_t *i
     if (rn->chip)
         return pim_run(rn->chip, q, n, il);
     if (!rn->steps)
-        return ann_run(p, q, n, il);
+        return ann_plan_run(rn->ann, q, n, il);
     SnnOutput out = {rn->per_step, il, rn->spikes, NULL};
     if (snn_run(p, rn->hw, q, n, first, &out))
         return -1;
@@ -71,12 +72,14 @@ int simulate_program(const Program *p, const Hw *hw, const SampleSet *set, int c
     size_t in = shape_size(set->shape);
     if ((size_t)p->n_inputs != in || p->n_outputs != classes || set->n < 1)
         return -1;
-    Runner rn = {p, hw, NULL, 0, NULL, NULL};
+    Runner rn = {p, hw, NULL, NULL, 0, NULL, NULL};
     int snn = !p->is_float && hw->target.mode == HW_SNN, failed = 0;
     if (!p->is_float && hw->target.mode == HW_PIM) {
         char err[256];
         if (!(rn.chip = pim_program(p, hw, err, sizeof err)))
             return -1;
+    } else if (!p->is_float && !snn && !(rn.ann = ann_plan(p))) {
+        return -1;
     }
     if (snn) {
         rn.steps = hw->io.window > 0 ? hw->io.window : 1;
@@ -129,6 +132,7 @@ int simulate_program(const Program *p, const Hw *hw, const SampleSet *set, int c
     }
     if (rn.chip)
         pim_free(rn.chip);
+    ann_plan_free(rn.ann);
     free(rn.per_step);
     free(rn.spikes);
     free(right_by_step);

@@ -280,14 +280,51 @@ int ann_reference_run(const Program *p, const int32_t *inputs, const float *finp
     return run_all(p, &io, n);
 }
 
-int ann_run(const Program *p, const int32_t *inputs, int n, int64_t *logits)
+struct AnnPlan {
+    const Program *p;
+    AnnFast *fast; /* NULL: the program takes the reference path */
+};
+
+AnnPlan *ann_plan(const Program *p)
 {
+    AnnPlan *plan = calloc(1, sizeof *plan);
+    if (!plan)
+        return NULL;
+    plan->p = p;
+    plan->fast = ann_fast_make(p);
+    if (!plan->fast && ann_fast_fits(p, NULL, 0)) { /* it fits: out of memory */
+        free(plan);
+        return NULL;
+    }
+    return plan;
+}
+
+void ann_plan_free(AnnPlan *plan)
+{
+    if (plan)
+        ann_fast_free(plan->fast);
+    free(plan);
+}
+
+int ann_plan_run(const AnnPlan *plan, const int32_t *inputs, int n, int64_t *logits)
+{
+    const Program *p = plan->p;
     if (p->is_float)
         return -1;
-    if (ann_fast_fits(p, inputs, n))
-        return ann_fast_run(p, inputs, n, logits);
+    if (plan->fast && ann_fast_inputs_fit(p, inputs, n))
+        return ann_fast_run(plan->fast, inputs, n, logits);
     Io io = {inputs, NULL, logits, NULL};
     return run_all(p, &io, n);
+}
+
+int ann_run(const Program *p, const int32_t *inputs, int n, int64_t *logits)
+{
+    AnnPlan *plan = ann_plan(p);
+    if (!plan)
+        return -1;
+    int rc = ann_plan_run(plan, inputs, n, logits);
+    ann_plan_free(plan);
+    return rc;
 }
 
 int ann_run_float(const Program *p, const float *inputs, int n, float *logits)

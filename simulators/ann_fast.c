@@ -9,19 +9,22 @@
  * block and level form a run.
  *
  * Dense blocks: a run (in chunks that keep the gathered X near 1 MB) is one
- * sgemm Y = Wb · X, X holding the rows of every op and lane as floats and
- * Wb the block's distinct columns up to sign: split partial sums come as
- * pairs relu(p), relu(−p) whose weights are exact negatives, so each pair
- * costs one column (Y of column j = sign_j · Y of its basis column).
+ * product Y = Wb · X, X holding the rows of every op and lane and Wb the
+ * block's distinct columns up to sign: split partial sums come as pairs
+ * relu(p), relu(−p) whose weights are exact negatives, so each pair costs
+ * one column (Y of column j = sign_j · Y of its basis column). Where the
+ * CPU has AVX-512 VNNI and Wb fits int8, the product is gemm_u8's on the
+ * bytes themselves; else an sgemm on X converted to floats.
  * Sparse blocks (at most one weight in SPARSE_DENSITY nonzero: pooling
  * trees, merges of partial sums) skip the gather and the zeros: each column
- * adds its few weighted lane vectors.
+ * adds its few weighted lane vectors in int32.
  *
  * Exactness. Weights and values are integers, so every product and partial
  * sum is an integer of magnitude at most Σ_i |w_ij| · top, which ann_fast_fits
  * requires below 2^24: float holds every integer up to 2^24 exactly, so the
- * sgemm and the sparse sums are exact in any summation order, and negating
- * a basis column's sum is exact too. The epilogue converts that integer to
+ * sgemm is exact in any summation order (gemm_u8 and the sparse sums are in
+ * int32), and negating a basis column's sum is exact too. The epilogue
+ * converts that integer to
  * int32 and adds bias + 2^(shift−1), both below 2^31 in magnitude together
  * (ann_fast_fits again, with shift <= 30), so (acc + half) >> shift is the
  * reference's round-half-up; a logit is (int64)acc + bias as in ann.c. The
@@ -33,10 +36,12 @@
 #include <cblas.h>
 
 #include "ann_paths.h"
+#include "gemm_u8.h"
 #include "lanes.h"
 #include "op_schedule.h"
 
 #define X_FLOATS (1 << 18)    /* a run's gathered rows per chunk: 1 MB */
+#define X_BYTES (1 << 17)     /* the same for gemm_u8 */
 #define VALUE_BYTES (256u << 20) /* per thread, for the neuron values */
 #define PREFETCH_ROWS 8       /* how far ahead the gather asks for its rows */
 #define SPARSE_DENSITY 8      /* sparse: nonzeros <= rows · cols / 8 */
@@ -47,23 +52,34 @@ typedef struct {
     int sparse;
     int nb;          /* dense: distinct columns up to sign */
     float *wb;       /* dense: [nb][rows] */
+    int8_t *w8;      /* dense on gemm_u8: [nb][kp], or NULL */
+    int kp;          /* rows padded for gemm_u8 */
     int *basis;      /* [cols]: the basis column of column j */
     float *sign;     /* [cols]: ±1 */
     int *nz_start;   /* sparse: [cols + 1] into nz_row, nz_w */
     int *nz_row;
-    float *nz_w;
+    int32_t *nz_w;
     int32_t *bh;     /* [cols]: ReLU: bias + 2^(shift−1) */
-    int chunk;       /* ops per sgemm */
+    int u8;          /* gemm_u8's CPU: its epilogue finishes the columns */
 } FastBlock;
 
-typedef struct {
+/* What a program needs made once (AnnFast, ann_paths.h) ... */
+struct AnnFast {
     const Program *p;
     FastBlock *fb;
     OpSchedule sched;
     int *slot;       /* [n_ops]: a linear op's first logit slot, else -1 */
     int *out_slot;   /* [n_outputs] */
-    int n_slots, lanes;
-    size_t x_floats, y_floats;
+    int n_slots;
+};
+
+/* ... and what one run with L lanes adds. */
+typedef struct {
+    const AnnFast *a;
+    int lanes;
+    int *chunk;                /* [n_blocks]: ops per product */
+    size_t x_floats, y_floats; /* per thread, the float path's X and Y */
+    size_t x_bytes, y_ints;    /* and gemm_u8's */
 } FastPlan;
 
 /* Σ_i |w_ij| of a block's widest column. */
@@ -77,14 +93,20 @@ static double widest_column(const CoreBlock *b, int j)
     return s;
 }
 
-int ann_fast_fits(const Program *p, const int32_t *inputs, int n)
+int ann_fast_inputs_fit(const Program *p, const int32_t *inputs, int n)
 {
-    if (p->is_float || p->io_bits < 1 || p->io_bits > 8 || n < 0)
-        return 0;
     const int32_t top = (1 << p->io_bits) - 1;
-    for (size_t t = 0; t < (size_t)n * p->n_inputs; t++)
+    for (size_t t = 0; t < (size_t)(n > 0 ? n : 0) * p->n_inputs; t++)
         if (inputs[t] < 0 || inputs[t] > top)
             return 0;
+    return n >= 0;
+}
+
+static int ann_fast_program_fits(const Program *p)
+{
+    if (p->is_float || p->io_bits < 1 || p->io_bits > 8)
+        return 0;
+    const int32_t top = (1 << p->io_bits) - 1;
     for (int b = 0; b < p->n_blocks; b++) {
         const CoreBlock *k = &p->blocks[b];
         if (k->act == CORE_RELU && k->shift > 30)
@@ -117,9 +139,15 @@ int ann_fast_fits(const Program *p, const int32_t *inputs, int n)
     return fits;
 }
 
+int ann_fast_fits(const Program *p, const int32_t *inputs, int n)
+{
+    return ann_fast_program_fits(p) && ann_fast_inputs_fit(p, inputs, n);
+}
+
 static void block_free(FastBlock *f)
 {
     free(f->wb);
+    free(f->w8);
     free(f->basis);
     free(f->sign);
     free(f->nz_start);
@@ -128,14 +156,17 @@ static void block_free(FastBlock *f)
     free(f->bh);
 }
 
-static void plan_free(FastPlan *pl)
+void ann_fast_free(AnnFast *a)
 {
-    for (int b = 0; pl->fb && b < pl->p->n_blocks; b++)
-        block_free(&pl->fb[b]);
-    free(pl->fb);
-    free(pl->slot);
-    free(pl->out_slot);
-    op_schedule_free(&pl->sched);
+    if (!a)
+        return;
+    for (int b = 0; a->fb && b < a->p->n_blocks; b++)
+        block_free(&a->fb[b]);
+    free(a->fb);
+    free(a->slot);
+    free(a->out_slot);
+    op_schedule_free(&a->sched);
+    free(a);
 }
 
 /* Column j's sign up to which it equals its basis: +1, or −1 when its
@@ -230,14 +261,31 @@ static int make_sparse(const CoreBlock *k, FastBlock *f, size_t nnz)
         for (int i = 0; i < k->rows; i++)
             if (k->w[(size_t)j * k->rows + i]) {
                 f->nz_row[at] = i;
-                f->nz_w[at++] = (float)k->w[(size_t)j * k->rows + i];
+                f->nz_w[at++] = k->w[(size_t)j * k->rows + i];
             }
     }
     f->nz_start[k->cols] = at;
     return 0;
 }
 
-static int make_block(const Program *p, const CoreBlock *k, int lanes, FastPlan *pl, FastBlock *f)
+/* Wb as int8 rows padded to kp, when every weight fits (else w8 stays NULL
+ * and the block takes the float path). */
+static int make_int8(const CoreBlock *k, FastBlock *f)
+{
+    for (size_t t = 0; t < (size_t)f->nb * k->rows; t++)
+        if (f->wb[t] < -128 || f->wb[t] > 127)
+            return 0;
+    f->kp = gemm_u8_kp(k->rows);
+    f->w8 = calloc((size_t)f->nb * f->kp, 1);
+    if (!f->w8)
+        return -1;
+    for (int c = 0; c < f->nb; c++)
+        for (int i = 0; i < k->rows; i++)
+            f->w8[(size_t)c * f->kp + i] = (int8_t)f->wb[(size_t)c * k->rows + i];
+    return 0;
+}
+
+static int make_block(const CoreBlock *k, int use_u8, FastBlock *f)
 {
     size_t nnz = 0;
     for (size_t t = 0; t < (size_t)k->rows * k->cols; t++)
@@ -247,22 +295,47 @@ static int make_block(const Program *p, const CoreBlock *k, int lanes, FastPlan 
         return -1;
     for (int j = 0; j < k->cols; j++) /* in range: ann_fast_fits */
         f->bh[j] = k->act == CORE_RELU ? (int32_t)(k->bias[j] + (k->shift ? 1 << (k->shift - 1) : 0)) : 0;
+    f->u8 = use_u8;
     f->sparse = nnz * SPARSE_DENSITY <= (size_t)k->rows * k->cols;
     if (f->sparse)
         return make_sparse(k, f, nnz);
     if (make_dense(k, f))
         return -1;
-    long chunk = X_FLOATS / ((long)k->rows * lanes);
-    f->chunk = chunk < 1 ? 1 : chunk > p->n_ops ? p->n_ops : (int)chunk;
-    size_t x = (size_t)k->rows * f->chunk * lanes, y = (size_t)f->nb * f->chunk * lanes;
-    pl->x_floats = x > pl->x_floats ? x : pl->x_floats;
-    pl->y_floats = y > pl->y_floats ? y : pl->y_floats;
+    return f->u8 ? make_int8(k, f) : 0;
+}
+
+/* Each dense block's chunk for L lanes, and the scratch that needs. */
+static int plan_lanes(const AnnFast *a, int L, FastPlan *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->a = a;
+    pl->lanes = L;
+    pl->chunk = calloc((size_t)(a->p->n_blocks > 0 ? a->p->n_blocks : 1), sizeof *pl->chunk);
+    if (!pl->chunk)
+        return -1;
+    for (int b = 0; b < a->p->n_blocks; b++) {
+        const CoreBlock *k = &a->p->blocks[b];
+        const FastBlock *f = &a->fb[b];
+        if (f->sparse)
+            continue;
+        long chunk = (f->w8 ? X_BYTES / f->kp : X_FLOATS / k->rows) / L;
+        pl->chunk[b] = chunk < 1 ? 1 : chunk > a->p->n_ops ? a->p->n_ops : (int)chunk;
+        size_t width = (size_t)pl->chunk[b] * L, *x = f->w8 ? &pl->x_bytes : &pl->x_floats,
+               *y = f->w8 ? &pl->y_ints : &pl->y_floats;
+        size_t xs = (size_t)(f->w8 ? f->kp : k->rows) * width, ys = (size_t)f->nb * width;
+        *x = xs > *x ? xs : *x;
+        *y = ys > *y ? ys : *y;
+    }
     return 0;
 }
 
-static int plan_make(const Program *p, int n, FastPlan *pl)
+AnnFast *ann_fast_make(const Program *p)
 {
-    memset(pl, 0, sizeof *pl);
+    if (!ann_fast_program_fits(p))
+        return NULL;
+    AnnFast *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return NULL;
     pl->p = p;
     pl->fb = calloc((size_t)(p->n_blocks > 0 ? p->n_blocks : 1), sizeof *pl->fb);
     pl->slot = malloc(sizeof *pl->slot * (size_t)(p->n_ops > 0 ? p->n_ops : 1));
@@ -270,9 +343,9 @@ static int plan_make(const Program *p, int n, FastPlan *pl)
     int *neuron_slot = malloc(sizeof *neuron_slot * (size_t)(p->n_neurons > 0 ? p->n_neurons : 1));
     if (!pl->fb || !pl->slot || !pl->out_slot || !neuron_slot || op_schedule_make(p, &pl->sched))
         goto fail;
-    pl->lanes = lanes_for(n, (size_t)pl->sched.n_slots, VALUE_BYTES);
+    const int use_u8 = gemm_u8_supported();
     for (int b = 0; b < p->n_blocks; b++)
-        if (make_block(p, &p->blocks[b], pl->lanes, pl, &pl->fb[b]))
+        if (make_block(&p->blocks[b], use_u8, &pl->fb[b]))
             goto fail;
     for (int k = 0; k < p->n_ops; k++) {
         const CoreBlock *b = &p->blocks[p->ops[k].block];
@@ -287,39 +360,54 @@ static int plan_make(const Program *p, int n, FastPlan *pl)
     for (int o = 0; o < p->n_outputs; o++) /* outputs are linear neurons (program_validate) */
         pl->out_slot[o] = neuron_slot[p->outputs[o]];
     free(neuron_slot);
-    return 0;
+    return pl;
 fail:
     free(neuron_slot);
-    plan_free(pl);
-    return -1;
+    ann_fast_free(pl);
+    return NULL;
 }
 
 /* ------------------------------------------------------------- running */
 
-/* Column j of op k from its accumulators acc[0 .. L) (exact integers) times
- * sign: a ReLU's bytes, or a linear op's logits. */
+/* Column j of op k from its accumulators acc[0 .. L) times sign: a ReLU's
+ * bytes, or a linear op's logits. */
 LANES_HOT static void finish_column(const FastPlan *pl, const CoreBlock *b, const FastBlock *f, int k, int j,
-                          const float *restrict acc, float sign, uint8_t *restrict v,
+                          const int32_t *restrict acc, int32_t sign, uint8_t *restrict v,
                           int64_t *restrict lin)
 {
     const int L = pl->lanes;
     if (b->act == CORE_LINEAR) {
-        int64_t *restrict dst = lin + (size_t)(pl->slot[k] + j) * L;
+        int64_t *restrict dst = lin + (size_t)(pl->a->slot[k] + j) * L;
         const int64_t bias = b->bias[j];
         for (int l0 = 0; l0 < L; l0 += LANE_BLOCK)
             for (int l = l0; l < l0 + LANE_BLOCK; l++)
-                dst[l] = (int64_t)(int32_t)(sign * acc[l]) + bias;
+                dst[l] = (int64_t)(sign * acc[l]) + bias;
         return;
     }
-    uint8_t *restrict dst = v + (size_t)(pl->sched.out[k] + j) * L;
-    const int32_t bh = f->bh[j], top = (1 << pl->p->io_bits) - 1;
+    uint8_t *restrict dst = v + (size_t)(pl->a->sched.out[k] + j) * L;
+    const int32_t bh = f->bh[j], top = (1 << pl->a->p->io_bits) - 1, flip = sign < 0 ? -1 : 0;
     const int shift = b->shift;
+    if (f->u8) {
+        gemm_u8_relu_bytes(acc, L, flip, bh, shift, top, dst);
+        return;
+    }
     for (int l0 = 0; l0 < L; l0 += LANE_BLOCK)
         for (int l = l0; l < l0 + LANE_BLOCK; l++) {
-            int32_t a = ((int32_t)(sign * acc[l]) + bh) >> shift;
+            int32_t a = (((acc[l] ^ flip) - flip) + bh) >> shift; /* ±acc without a multiply */
             a = a < 0 ? 0 : a;
-            dst[l] = (uint8_t)(a > top ? top : a);
+            dst[l] = (uint8_t)(a < top ? a : top);
         }
+}
+
+/* finish_column from float accumulators (exact integers). */
+LANES_HOT static void finish_float_column(const FastPlan *pl, const CoreBlock *b, const FastBlock *f, int k,
+                                int j, const float *restrict acc, float sign, uint8_t *restrict v,
+                                int64_t *restrict lin)
+{
+    int32_t whole[MAX_LANES];
+    for (int l = 0; l < pl->lanes; l++)
+        whole[l] = (int32_t)acc[l];
+    finish_column(pl, b, f, k, j, whole, (int32_t)sign, v, lin);
 }
 
 /* nq ops (indices ops[0 .. nq)) of a dense block: gather, sgemm, finish. */
@@ -328,7 +416,7 @@ LANES_HOT static void run_dense(const FastPlan *pl, const CoreBlock *b, const Fa
 {
     const int L = pl->lanes, width = nq * L;
     for (int q = 0; q < nq; q++) {
-        const int32_t *in = pl->sched.in + pl->sched.first[ops[q]];
+        const int32_t *in = pl->a->sched.in + pl->a->sched.first[ops[q]];
         for (int i = 0; i < b->rows; i++) {
             float *restrict dst = x + (size_t)i * width + (size_t)q * L;
             /* rows are scattered reads: ask for a later one early */
@@ -348,8 +436,35 @@ LANES_HOT static void run_dense(const FastPlan *pl, const CoreBlock *b, const Fa
                 x, width, 0.0f, y, width);
     for (int q = 0; q < nq; q++)
         for (int j = 0; j < b->cols; j++)
+            finish_float_column(pl, b, f, ops[q], j, y + (size_t)f->basis[j] * width + (size_t)q * L,
+                                f->sign[j], v, lin);
+}
+
+/* The same on gemm_u8: the gather packs each four rows' bytes together. */
+LANES_HOT static void run_dense_u8(const FastPlan *pl, const CoreBlock *b, const FastBlock *f, const int *ops,
+                         int nq, uint8_t *v, int64_t *lin, uint8_t *x, int32_t *y)
+{
+    const int L = pl->lanes, width = nq * L;
+    const size_t x_stride = (size_t)width * 4;
+    for (int q = 0; q < nq; q++) {
+        const int32_t *in = pl->a->sched.in + pl->a->sched.first[ops[q]];
+        for (int i = 0; i < f->kp; i += 4) {
+            const uint8_t *rows[4];
+            for (int c = 0; c < 4; c++) {
+                const int r = i + c;
+                rows[c] = r < b->rows && in[r] != PROGRAM_ZERO ? v + (size_t)in[r] * L : NULL;
+                /* rows are scattered reads: ask for a later one early */
+                if (r + PREFETCH_ROWS < b->rows && in[r + PREFETCH_ROWS] != PROGRAM_ZERO)
+                    __builtin_prefetch(v + (size_t)in[r + PREFETCH_ROWS] * L);
+            }
+            gemm_u8_pack4(rows, L, x + (size_t)(i / 4) * x_stride + (size_t)q * L * 4);
+        }
+    }
+    gemm_u8_run(f->nb, width, f->kp, f->w8, x, x_stride, y, (size_t)width);
+    for (int q = 0; q < nq; q++)
+        for (int j = 0; j < b->cols; j++)
             finish_column(pl, b, f, ops[q], j, y + (size_t)f->basis[j] * width + (size_t)q * L,
-                          f->sign[j], v, lin);
+                          (int32_t)f->sign[j], v, lin);
 }
 
 /* One op of a sparse block: each column adds its weighted lane vectors. */
@@ -357,8 +472,8 @@ LANES_HOT static void run_sparse(const FastPlan *pl, const CoreBlock *b, const F
                        int64_t *lin)
 {
     const int L = pl->lanes;
-    const int32_t *in = pl->sched.in + pl->sched.first[k];
-    float acc[MAX_LANES];
+    const int32_t *in = pl->a->sched.in + pl->a->sched.first[k];
+    int32_t acc[MAX_LANES];
     for (int j = 0; j < b->cols; j++) {
         memset(acc, 0, sizeof *acc * (size_t)L);
         for (int t = f->nz_start[j]; t < f->nz_start[j + 1]; t++) {
@@ -366,58 +481,78 @@ LANES_HOT static void run_sparse(const FastPlan *pl, const CoreBlock *b, const F
             if (from == PROGRAM_ZERO)
                 continue;
             const uint8_t *restrict src = v + (size_t)from * L;
-            const float w = f->nz_w[t];
+            const int32_t w = f->nz_w[t];
             for (int l0 = 0; l0 < L; l0 += LANE_BLOCK)
                 for (int l = l0; l < l0 + LANE_BLOCK; l++)
-                    acc[l] += w * (float)src[l];
+                    acc[l] += w * (int32_t)src[l];
         }
-        finish_column(pl, b, f, k, j, acc, 1.0f, v, lin);
+        finish_column(pl, b, f, k, j, acc, 1, v, lin);
     }
 }
 
-static void run_batch(const FastPlan *pl, const int32_t *inputs, int img0, int nb, uint8_t *v,
-                      int64_t *lin, float *x, float *y, int64_t *logits)
+/* Per-thread scratch. */
+typedef struct {
+    uint8_t *v;
+    int64_t *lin;
+    float *x, *y;
+    uint8_t *x8;
+    int32_t *y32;
+} Scratch;
+
+static void run_batch(const FastPlan *pl, const int32_t *inputs, int img0, int nb, const Scratch *sc,
+                      int64_t *logits)
 {
-    const Program *p = pl->p;
+    const Program *p = pl->a->p;
     const int L = pl->lanes;
+    uint8_t *v = sc->v;
+    int64_t *lin = sc->lin;
     for (int lane = 0; lane < L; lane++) {
         const int32_t *src = inputs + (size_t)(img0 + (lane < nb ? lane : 0)) * p->n_inputs;
         for (int i = 0; i < p->n_inputs; i++) /* spare lanes: copies of the first image */
             v[(size_t)i * L + lane] = (uint8_t)src[i];
     }
-    const OpSchedule *s = &pl->sched;
+    const OpSchedule *s = &pl->a->sched;
     for (int r = 0; r < s->n_runs; r++) {
         const int *ops = s->order + s->run_start[r], len = s->run_start[r + 1] - s->run_start[r];
         const int blk = p->ops[ops[0]].block;
         const CoreBlock *b = &p->blocks[blk];
-        const FastBlock *f = &pl->fb[blk];
+        const FastBlock *f = &pl->a->fb[blk];
         if (f->sparse) {
             for (int q = 0; q < len; q++)
                 run_sparse(pl, b, f, ops[q], v, lin);
             continue;
         }
-        for (int q = 0; q < len; q += f->chunk)
-            run_dense(pl, b, f, ops + q, len - q < f->chunk ? len - q : f->chunk, v, lin, x, y);
+        for (int q = 0; q < len; q += pl->chunk[blk]) {
+            const int nq = len - q < pl->chunk[blk] ? len - q : pl->chunk[blk];
+            if (f->w8)
+                run_dense_u8(pl, b, f, ops + q, nq, v, lin, sc->x8, sc->y32);
+            else
+                run_dense(pl, b, f, ops + q, nq, v, lin, sc->x, sc->y);
+        }
     }
     for (int lane = 0; lane < nb; lane++)
         for (int o = 0; o < p->n_outputs; o++)
-            logits[(size_t)(img0 + lane) * p->n_outputs + o] = lin[(size_t)pl->out_slot[o] * L + lane];
+            logits[(size_t)(img0 + lane) * p->n_outputs + o] = lin[(size_t)pl->a->out_slot[o] * L + lane];
 }
 
-int ann_fast_run(const Program *p, const int32_t *inputs, int n, int64_t *logits)
+int ann_fast_run(const AnnFast *a, const int32_t *inputs, int n, int64_t *logits)
 {
     FastPlan pl;
-    if (plan_make(p, n, &pl))
+    if (plan_lanes(a, lanes_for(n, (size_t)a->sched.n_slots, VALUE_BYTES), &pl))
         return -1;
     const int L = pl.lanes, batches = (n + L - 1) / L;
     int failed = 0;
 #pragma omp parallel
     {
-        uint8_t *v = lanes_alloc((size_t)(pl.sched.n_slots > 0 ? pl.sched.n_slots : 1) * L);
-        int64_t *lin = malloc(sizeof *lin * (size_t)(pl.n_slots > 0 ? pl.n_slots : 1) * L);
-        float *x = lanes_alloc(sizeof *x * (pl.x_floats ? pl.x_floats : 1));
-        float *y = lanes_alloc(sizeof *y * (pl.y_floats ? pl.y_floats : 1));
-        const int ok = v && lin && x && y;
+        Scratch sc = {
+            .v = lanes_alloc((size_t)(a->sched.n_slots > 0 ? a->sched.n_slots : 1) * L),
+            .lin = malloc(sizeof *sc.lin * (size_t)(a->n_slots > 0 ? a->n_slots : 1) * L),
+            .x = lanes_alloc(sizeof *sc.x * (pl.x_floats ? pl.x_floats : 1)),
+            .y = lanes_alloc(sizeof *sc.y * (pl.y_floats ? pl.y_floats : 1)),
+            .x8 = lanes_alloc(pl.x_bytes ? pl.x_bytes : 1),
+            .y32 = lanes_alloc(sizeof *sc.y32 * (pl.y_ints ? pl.y_ints : 1)),
+        };
+        const int ok = sc.v && sc.lin && sc.x && sc.y && sc.x8 && sc.y32;
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
@@ -425,12 +560,14 @@ int ann_fast_run(const Program *p, const int32_t *inputs, int n, int64_t *logits
 #pragma omp for schedule(dynamic, 1)
         for (int bt = 0; bt < batches; bt++)
             if (ok)
-                run_batch(&pl, inputs, bt * L, n - bt * L < L ? n - bt * L : L, v, lin, x, y, logits);
-        free(v);
-        free(lin);
-        free(x);
-        free(y);
+                run_batch(&pl, inputs, bt * L, n - bt * L < L ? n - bt * L : L, &sc, logits);
+        free(sc.v);
+        free(sc.lin);
+        free(sc.x);
+        free(sc.y);
+        free(sc.x8);
+        free(sc.y32);
     }
-    plan_free(&pl);
+    free(pl.chunk);
     return failed ? -1 : 0;
 }

@@ -16,7 +16,17 @@ int ann_reference_run(const Program *p, const int32_t *inputs, const float *finp
  * (an integer program of io_bits <= 8 whose sums stay exact in float, ops
  * reading only inputs and ReLU neurons, inputs in range), else 0. */
 int ann_fast_fits(const Program *p, const int32_t *inputs, int n);
-/* Runs it (ann_fast_fits must hold): 0, or -1 on OOM. */
-int ann_fast_run(const Program *p, const int32_t *inputs, int n, int64_t *logits);
+/* Its input half: every input in 0 .. 2^io_bits − 1. */
+int ann_fast_inputs_fit(const Program *p, const int32_t *inputs, int n);
+
+/* What the fast path makes of a program once (weights rearranged, the op
+ * schedule), for any number of runs; it points into p, which must outlive
+ * it. NULL if the program does not fit (ann_fast_fits's program half) or
+ * on OOM. */
+typedef struct AnnFast AnnFast;
+AnnFast *ann_fast_make(const Program *p);
+void ann_fast_free(AnnFast *a);
+/* Runs n images (ann_fast_inputs_fit must hold): 0, or -1 on OOM. */
+int ann_fast_run(const AnnFast *a, const int32_t *inputs, int n, int64_t *logits);
 
 #endif

@@ -15,7 +15,13 @@
  * other's with positive and negative exchanged, so its C is exactly −C.
  * Single-ended chips get one more row of ones, Σ_i x_s,i, for o · Σ_i x_i.
  * Sparse blocks (few nonzero cells: pooling trees, merges) add their few
- * weighted lane vectors directly.
+ * weighted lane vectors directly, in int32.
+ *
+ * On CPUs with gemm_u8 (AVX-512 VNNI) the product is gemm_u8's on the slice
+ * bytes (conductance levels fit int8), and the ADC, the digital rounding
+ * and the neuron run as pim_u8's vector kernels, where the block's sums
+ * are inside their int32 ranges (pim_u8_adc_fits); the results are the
+ * same integers.
  *
  * Exactness. S is an integer of at most s_max = the largest Σ_i g_a,c,i,j ·
  * (2^d − 1) of the block, which pim_fast_make requires below 2^24, so float
@@ -36,11 +42,14 @@
 
 #include <cblas.h>
 
+#include "gemm_u8.h"
 #include "lanes.h"
 #include "op_schedule.h"
 #include "pim_chip.h"
+#include "pim_u8.h"
 
 #define X_FLOATS (1 << 18)       /* a run's gathered slices per chunk: 1 MB */
+#define X_BYTES (1 << 17)        /* the same for gemm_u8 */
 #define VALUE_BYTES (256u << 20) /* per thread, for the neuron values */
 #define PREFETCH_ROWS 8          /* how far ahead the gather asks for its rows */
 #define SPARSE_DENSITY 8         /* sparse: nonzero cells <= all cells / 8 */
@@ -57,11 +66,15 @@ typedef struct {
     int *sign;         /* [cols]: ±1 */
     int *nz_start;     /* sparse: [cols · arrays · cells + 1] into nz_row, nz_g */
     int *nz_row;
-    float *nz_g;
+    int32_t *nz_g;
     uint16_t *code_of; /* [s_max + 1] the ADC's code of a column sum, or NULL */
     int adc;           /* 0 ideal (code = S), 1 by code_of, 2 by division */
     double adc_m, adc_f; /* M and F, for division */
-    int chunk;         /* ops per sgemm */
+    int chunk;         /* ops per product */
+    int u8;            /* on gemm_u8's CPU, with the ADC in pim_u8's range */
+    PimAdc adc32;      /* u8: the ADC for pim_u8_add_codes */
+    int8_t *g8;        /* u8 and dense: gs as int8 [stacked][kp] */
+    int kp;            /* rows padded for gemm_u8 */
 } FastBlock;
 
 struct PimFast {
@@ -74,11 +87,13 @@ struct PimFast {
     int groups;       /* arrays · cells */
     int32_t *weight;  /* [slices][arrays][cells]: ± 2^(s·d + c·cell_bits) */
     size_t x_floats, y_floats;
+    size_t x_bytes, y_ints; /* gemm_u8's X and Y */
 };
 
 static void block_free(FastBlock *f)
 {
     free(f->gs);
+    free(f->g8);
     free(f->basis);
     free(f->sign);
     free(f->nz_start);
@@ -220,10 +235,27 @@ static int make_sparse(const PimChip *chip, const PimBlock *b, size_t nnz, FastB
                 for (int i = 0; i < b->rows; i++)
                     if (cell(chip, b, a, c, i, j)) {
                         f->nz_row[at] = i;
-                        f->nz_g[at++] = (float)cell(chip, b, a, c, i, j);
+                        f->nz_g[at++] = (int32_t)cell(chip, b, a, c, i, j);
                     }
             }
     f->nz_start[(size_t)b->cols * groups] = at;
+    return 0;
+}
+
+/* The stacked conductances as int8 rows padded to kp, when every one fits
+ * (else g8 stays NULL and the block takes the float path). */
+static int make_int8(const PimBlock *b, FastBlock *f)
+{
+    for (size_t t = 0; t < (size_t)f->stacked * b->rows; t++)
+        if (f->gs[t] < -128 || f->gs[t] > 127)
+            return 0;
+    f->kp = gemm_u8_kp(b->rows);
+    f->g8 = calloc((size_t)f->stacked * f->kp, 1);
+    if (!f->g8)
+        return -1;
+    for (int r = 0; r < f->stacked; r++)
+        for (int i = 0; i < b->rows; i++)
+            f->g8[(size_t)r * f->kp + i] = (int8_t)f->gs[(size_t)r * b->rows + i];
     return 0;
 }
 
@@ -261,17 +293,23 @@ static int make_block(const PimChip *chip, const PimBlock *b, PimFast *pf, FastB
         return 0;
     if (f->adc == 1 && !(f->code_of = adc_table(s_max, chip->adc_bits, b->full)))
         return -1;
+    f->u8 = gemm_u8_supported() && (f->adc == 0 || pim_u8_adc_fits(s_max, (int64_t)f->adc_m, b->full));
+    f->adc32 = (PimAdc){(int32_t)f->adc_m, (int32_t)(f->u8 && f->adc ? b->full : 1), 0};
+    f->adc32.inv2f = 1.0f / (2.0f * (float)f->adc32.f);
     f->sparse = nnz * SPARSE_DENSITY <= (size_t)b->rows * b->cols * groups;
     if (f->sparse)
         return make_sparse(chip, b, nnz, f) ? -1 : 1;
     if (make_dense(chip, b, chip->offset != 0, f))
         return -1;
-    long chunk = X_FLOATS / ((long)b->rows * chip->slices * MAX_LANES);
+    if (f->u8 && make_int8(b, f))
+        return -1;
+    long chunk = (f->g8 ? X_BYTES / f->kp : X_FLOATS / b->rows) / ((long)chip->slices * MAX_LANES);
     f->chunk = chunk < 1 ? 1 : chunk > chip->n_ops ? chip->n_ops : (int)chunk;
     size_t width = (size_t)chip->slices * f->chunk * MAX_LANES;
-    size_t x = (size_t)b->rows * width, y = (size_t)f->stacked * width;
-    pf->x_floats = x > pf->x_floats ? x : pf->x_floats;
-    pf->y_floats = y > pf->y_floats ? y : pf->y_floats;
+    size_t x = (size_t)(f->g8 ? f->kp : b->rows) * width, y = (size_t)f->stacked * width;
+    size_t *xs = f->g8 ? &pf->x_bytes : &pf->x_floats, *ys = f->g8 ? &pf->y_ints : &pf->y_floats;
+    *xs = x > *xs ? x : *xs;
+    *ys = y > *ys ? y : *ys;
     return 1;
 }
 
@@ -336,44 +374,66 @@ typedef struct {
     int lanes;
     uint8_t *v;    /* [n_neurons][lanes] */
     int64_t *lin;  /* [n_slots][lanes] */
-    float *x, *y;
+    float *x, *y;  /* the float path's X and Y */
+    uint8_t *x8;   /* gemm_u8's */
+    int32_t *y32;
 } Batch;
 
 /* The neuron from C (lanes of the shift-and-added codes) and Σ x. */
-LANES_HOT static void finish_column(const Batch *bt, const PimBlock *b, int k, int j, const int32_t *restrict c,
-                          const float *restrict sum_x)
+LANES_HOT static void finish_column(const Batch *bt, const PimBlock *b, const FastBlock *f, int k, int j,
+                          const int32_t *restrict c, const int32_t *restrict sum_x)
 {
     const PimChip *chip = bt->chip;
     const PimFast *pf = chip->fast;
     const int L = bt->lanes;
     const int64_t top = ((int64_t)1 << chip->io_bits) - 1, bias = b->bias[j];
     const double m = (double)(((int64_t)1 << chip->adc_bits) - 1), full = (double)b->full;
+    int64_t d[MAX_LANES];
+    if (chip->adc_bits && f->u8) {
+        pim_u8_round(c, L, m, full, d);
+    } else {
+        for (int l = 0; l < L; l++) {
+            d[l] = c[l];
+            if (chip->adc_bits) { /* ⌊(2·C·F + M) / (2M)⌋, exact (top of file) */
+                double t = (2.0 * c[l] * full + m) / (2.0 * m);
+                d[l] = (int64_t)t;
+                d[l] -= (double)d[l] > t;
+            }
+        }
+    }
+    if (b->act == CORE_LINEAR) {
+        int64_t *restrict dst = bt->lin + (size_t)(pf->slot[k] + j) * L;
+        for (int l = 0; l < L; l++)
+            dst[l] = d[l] + bias - (sum_x ? chip->offset * sum_x[l] : 0);
+        return;
+    }
+    uint8_t *restrict dst = bt->v + (size_t)(pf->sched.out[k] + j) * L;
+    const int64_t half = b->shift ? (int64_t)1 << (b->shift - 1) : 0;
+    if (f->u8) {
+        pim_u8_neuron_bytes(d, L, bias + half, chip->offset, sum_x, b->shift, top, dst);
+        return;
+    }
     for (int l = 0; l < L; l++) {
-        int64_t d = c[l];
-        if (chip->adc_bits) { /* ⌊(2·C·F + M) / (2M)⌋, exact (top of file) */
-            double t = (2.0 * c[l] * full + m) / (2.0 * m);
-            d = (int64_t)t;
-            d -= (double)d > t;
-        }
-        int64_t acc = d + bias - (sum_x ? chip->offset * (int64_t)sum_x[l] : 0);
-        if (b->act == CORE_LINEAR) {
-            bt->lin[(size_t)(pf->slot[k] + j) * L + l] = acc;
-            continue;
-        }
-        int64_t y = b->shift ? (acc + ((int64_t)1 << (b->shift - 1))) >> b->shift : acc;
-        bt->v[(size_t)(pf->sched.out[k] + j) * L + l] = (uint8_t)(y < 0 ? 0 : y > top ? top : y);
+        const int64_t acc = d[l] + bias - (sum_x ? chip->offset * sum_x[l] : 0);
+        const int64_t y = (acc + half) >> b->shift;
+        dst[l] = (uint8_t)(y < 0 ? 0 : y > top ? top : y);
     }
 }
 
 /* c += weight · code(S) over the lanes. By division: code = min(M,
  * ⌊(2·S·M + F) / (2F)⌋) in double, exact as the digital rounding (top of
  * file: the numerator stays below 2^53, checked; S >= 0). */
-static inline void add_codes(const FastBlock *f, int32_t weight, const float *restrict s, int L,
+static inline void add_codes(const FastBlock *f, int32_t weight, const int32_t *restrict s, int L,
                              int32_t *restrict c)
 {
-    if (f->adc == 1) {
+    if (f->u8) {
+        if (f->adc)
+            pim_u8_add_codes(&f->adc32, s, L, weight, c);
+        else
+            pim_u8_add_sums(s, L, weight, c);
+    } else if (f->adc == 1) {
         for (int l = 0; l < L; l++)
-            c[l] += weight * f->code_of[(int32_t)s[l]];
+            c[l] += weight * f->code_of[s[l]];
     } else if (f->adc == 2) {
         for (int l = 0; l < L; l++) {
             double code = (2.0 * s[l] * f->adc_m + f->adc_f) / (2.0 * f->adc_f);
@@ -381,7 +441,35 @@ static inline void add_codes(const FastBlock *f, int32_t weight, const float *re
         }
     } else {
         for (int l = 0; l < L; l++)
-            c[l] += weight * (int32_t)s[l];
+            c[l] += weight * s[l];
+    }
+}
+
+/* After a dense product, op q's column j: C over every slice and (array,
+ * cell) from its column sums (sums_of gives the lanes of one), then the
+ * neuron. */
+static void finish_dense_column(const Batch *bt, const PimBlock *b, const FastBlock *f, int k, int j,
+                                const int32_t *restrict y, size_t width, size_t slice, const int32_t *sum_x)
+{
+    const PimChip *chip = bt->chip;
+    const PimFast *pf = chip->fast;
+    int32_t c[MAX_LANES];
+    memset(c, 0, sizeof *c * (size_t)bt->lanes);
+    for (int s = 0; s < chip->slices; s++)
+        for (int g = 0; g < pf->groups; g++)
+            add_codes(f, f->sign[j] * pf->weight[s * pf->groups + g],
+                      y + ((size_t)g * f->nb + f->basis[j]) * width + (size_t)s * slice, bt->lanes, c);
+    finish_column(bt, b, f, k, j, c, sum_x);
+}
+
+/* Σ_i x_i of op q from the row of ones: Σ_s 2^(s·d) Σ_i x_s,i. */
+static void ones_sum(const Batch *bt, const int32_t *ones, size_t slice, int32_t *sum_x)
+{
+    const PimChip *chip = bt->chip;
+    for (int l = 0; l < bt->lanes; l++) {
+        sum_x[l] = 0;
+        for (int s = 0; s < chip->slices; s++)
+            sum_x[l] += ones[(size_t)s * slice + l] << (s * chip->dac_bits);
     }
 }
 
@@ -412,26 +500,63 @@ LANES_HOT static void run_dense(const Batch *bt, const PimBlock *b, const FastBl
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, f->stacked, width, b->rows, 1.0f, f->gs,
                 b->rows, bt->x, width, 0.0f, bt->y, width);
-    int32_t c[MAX_LANES];
-    float sum_x[MAX_LANES];
+    /* the sums are exact integers: as int32 in place of the floats (y32 is
+     * the float path's own copy) */
+    const size_t total = (size_t)f->stacked * width;
+    for (size_t t = 0; t < total; t++)
+        bt->y32[t] = (int32_t)bt->y[t];
+    int32_t sum_x[MAX_LANES];
     for (int q = 0; q < nq; q++) {
-        if (chip->offset) { /* Σ_i x_i = Σ_s 2^(s·d) Σ_i x_s,i: the row of ones */
-            const float *ones = bt->y + (size_t)pf->groups * f->nb * width + (size_t)q * L;
-            for (int l = 0; l < L; l++) {
-                sum_x[l] = 0;
-                for (int s = 0; s < chip->slices; s++)
-                    sum_x[l] += ones[(size_t)s * n + l] * (float)(1 << (s * d));
+        if (chip->offset)
+            ones_sum(bt, bt->y32 + (size_t)pf->groups * f->nb * width + (size_t)q * L, (size_t)n, sum_x);
+        for (int j = 0; j < b->cols; j++)
+            finish_dense_column(bt, b, f, ops[q], j, bt->y32 + (size_t)q * L, (size_t)width, (size_t)n,
+                                chip->offset ? sum_x : NULL);
+    }
+}
+
+/* The same on gemm_u8: the gather packs each four rows' slice bytes. */
+LANES_HOT static void run_dense_u8(const Batch *bt, const PimBlock *b, const FastBlock *f, const int *ops,
+                                   int nq)
+{
+    const PimChip *chip = bt->chip;
+    const PimFast *pf = chip->fast;
+    const int L = bt->lanes, n = nq * L, width = chip->slices * n, d = chip->dac_bits;
+    const size_t x_stride = (size_t)width * 4;
+    uint8_t slice[4][MAX_LANES];
+    for (int q = 0; q < nq; q++) {
+        const int32_t *in = pf->sched.in + pf->sched.first[ops[q]];
+        for (int i = 0; i < f->kp; i += 4) {
+            const uint8_t *src[4];
+            for (int c = 0; c < 4; c++) {
+                const int r = i + c;
+                src[c] = r < b->rows && in[r] != PROGRAM_ZERO ? bt->v + (size_t)in[r] * L : NULL;
+                if (r + PREFETCH_ROWS < b->rows && in[r + PREFETCH_ROWS] != PROGRAM_ZERO)
+                    __builtin_prefetch(bt->v + (size_t)in[r + PREFETCH_ROWS] * L);
+            }
+            for (int s = 0; s < chip->slices; s++) {
+                /* bits above 8 are zero, so the mask never reaches past the byte */
+                const uint8_t mask = (uint8_t)(((1 << d) - 1) & (0xff >> (s * d < 8 ? s * d : 7)));
+                const uint8_t *rows[4];
+                for (int c = 0; c < 4; c++) {
+                    rows[c] = src[c];
+                    if (src[c] && (s || mask != 0xff)) {
+                        pim_u8_slice(src[c], L, s * d, mask, slice[c]);
+                        rows[c] = slice[c];
+                    }
+                }
+                gemm_u8_pack4(rows, L, bt->x8 + (size_t)(i / 4) * x_stride + ((size_t)s * n + (size_t)q * L) * 4);
             }
         }
-        for (int j = 0; j < b->cols; j++) {
-            memset(c, 0, sizeof *c * (size_t)L);
-            for (int s = 0; s < chip->slices; s++)
-                for (int g = 0; g < pf->groups; g++) {
-                    const float *sums = bt->y + ((size_t)g * f->nb + f->basis[j]) * width + (size_t)s * n + (size_t)q * L;
-                    add_codes(f, f->sign[j] * pf->weight[s * pf->groups + g], sums, L, c);
-                }
-            finish_column(bt, b, ops[q], j, c, chip->offset ? sum_x : NULL);
-        }
+    }
+    gemm_u8_run(f->stacked, width, f->kp, f->g8, bt->x8, x_stride, bt->y32, (size_t)width);
+    int32_t sum_x[MAX_LANES];
+    for (int q = 0; q < nq; q++) {
+        if (chip->offset)
+            ones_sum(bt, bt->y32 + (size_t)pf->groups * f->nb * width + (size_t)q * L, (size_t)n, sum_x);
+        for (int j = 0; j < b->cols; j++)
+            finish_dense_column(bt, b, f, ops[q], j, bt->y32 + (size_t)q * L, (size_t)width, (size_t)n,
+                                chip->offset ? sum_x : NULL);
     }
 }
 
@@ -444,7 +569,7 @@ LANES_HOT static void run_sparse(const Batch *bt, const PimBlock *b, const FastB
     const int L = bt->lanes, d = chip->dac_bits, slices = chip->slices;
     const int mask = (1 << d) - 1;
     const int32_t *in = pf->sched.in + pf->sched.first[k];
-    float sums[4][MAX_LANES], sum_x[MAX_LANES];
+    int32_t sums[4][MAX_LANES], sum_x[MAX_LANES];
     int32_t c[MAX_LANES];
     if (chip->offset) {
         memset(sum_x, 0, sizeof *sum_x * (size_t)L);
@@ -466,23 +591,26 @@ LANES_HOT static void run_sparse(const Batch *bt, const PimBlock *b, const FastB
                     if (from == PROGRAM_ZERO)
                         continue;
                     const uint8_t *restrict src = bt->v + (size_t)from * L;
-                    const float w = f->nz_g[t];
+                    const int32_t w = f->nz_g[t];
                     for (int s = 0; s < ns; s++) {
                         const int sh = (s0 + s) * d;
-                        float *restrict acc = sums[s];
+                        int32_t *restrict acc = sums[s];
+                        if (f->u8) {
+                            pim_u8_add_slice(src, L, sh, mask, w, acc);
+                            continue;
+                        }
                         for (int l0 = 0; l0 < L; l0 += LANE_BLOCK)
                             for (int l = l0; l < l0 + LANE_BLOCK; l++)
-                                acc[l] += w * (float)((src[l] >> sh) & mask);
+                                acc[l] += w * ((src[l] >> sh) & mask);
                     }
                 }
                 for (int s = 0; s < ns; s++)
                     add_codes(f, pf->weight[(s0 + s) * pf->groups + g], sums[s], L, c);
             }
         }
-        finish_column(bt, b, k, j, c, chip->offset ? sum_x : NULL);
+        finish_column(bt, b, f, k, j, c, chip->offset ? sum_x : NULL);
     }
 }
-
 static void run_batch(const Batch *bt, const int32_t *inputs, int img0, int nb, int64_t *logits)
 {
     const PimChip *chip = bt->chip;
@@ -505,8 +633,13 @@ static void run_batch(const Batch *bt, const int32_t *inputs, int img0, int nb, 
                 run_sparse(bt, b, f, ops[q]);
             continue;
         }
-        for (int q = 0; q < len; q += f->chunk)
-            run_dense(bt, b, f, ops + q, len - q < f->chunk ? len - q : f->chunk);
+        for (int q = 0; q < len; q += f->chunk) {
+            const int nq = len - q < f->chunk ? len - q : f->chunk;
+            if (f->g8)
+                run_dense_u8(bt, b, f, ops + q, nq);
+            else
+                run_dense(bt, b, f, ops + q, nq);
+        }
     }
     for (int lane = 0; lane < nb; lane++)
         for (int o = 0; o < chip->n_outputs; o++)
@@ -520,11 +653,15 @@ int pim_fast_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *log
     int failed = 0;
 #pragma omp parallel
     {
+        /* the float path converts its Y into y32 too */
+        const size_t y_ints = pf->y_ints > pf->y_floats ? pf->y_ints : pf->y_floats;
         Batch bt = {chip, L, lanes_alloc((size_t)(pf->sched.n_slots > 0 ? pf->sched.n_slots : 1) * L),
                     malloc(sizeof *bt.lin * (size_t)(pf->n_slots > 0 ? pf->n_slots : 1) * L),
                     lanes_alloc(sizeof *bt.x * (pf->x_floats ? pf->x_floats : 1)),
-                    lanes_alloc(sizeof *bt.y * (pf->y_floats ? pf->y_floats : 1))};
-        const int ok = bt.v && bt.lin && bt.x && bt.y;
+                    lanes_alloc(sizeof *bt.y * (pf->y_floats ? pf->y_floats : 1)),
+                    lanes_alloc(pf->x_bytes ? pf->x_bytes : 1),
+                    lanes_alloc(sizeof *bt.y32 * (y_ints ? y_ints : 1))};
+        const int ok = bt.v && bt.lin && bt.x && bt.y && bt.x8 && bt.y32;
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
@@ -537,6 +674,8 @@ int pim_fast_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *log
         free(bt.lin);
         free(bt.x);
         free(bt.y);
+        free(bt.x8);
+        free(bt.y32);
     }
     return failed ? -1 : 0;
 }

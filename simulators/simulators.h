@@ -16,6 +16,14 @@
  * depend on the thread count. 0, or -1 on OOM. */
 int ann_run(const Program *p, const int32_t *inputs, int n, int64_t *logits);
 
+/* The same for many calls on one program: ann_plan does the per-program
+ * work once (p must outlive the plan); ann_plan_run gives ann_run's logits.
+ * NULL only on OOM. */
+typedef struct AnnPlan AnnPlan;
+AnnPlan *ann_plan(const Program *p);
+int ann_plan_run(const AnnPlan *plan, const int32_t *inputs, int n, int64_t *logits);
+void ann_plan_free(AnnPlan *plan);
+
 /* A float program (the `reform` strategy): the same wiring with float
  * weights and an unbounded ReLU, accumulated in double. Inputs are n ×
  * n_inputs floats; same threading and determinism as ann_run. */

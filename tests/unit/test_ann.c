@@ -16,6 +16,7 @@
 #include "compiler/program.h"
 #include "nn/nn.h"
 #include "simulators/ann_paths.h"
+#include "simulators/gemm_u8.h"
 #include "simulators/simulators.h"
 
 /* 4 inputs → a shared 3×2 ReLU block at two positions (one padded) → a 4×3 linear block. */
@@ -354,13 +355,16 @@ static void test_fast_equals_reference(void **state)
         for (int i = 0; i < n * p->n_inputs; i++) /* the first image all top */
             x[i] = i < p->n_inputs ? top : (int32_t)rng_below(&r, (uint32_t)top + 1);
         omp_set_num_threads(1 + trial % 2);
+        setenv("NNBENCH_NO_VNNI", trial % 4 < 2 ? "0" : "1", 1); /* gemm_u8 and float paths */
         expect_same_as_reference(p, x, n, 1);
         logits += (long)n * p->n_outputs;
         free(x);
         program_free(p);
     }
     omp_set_num_threads(threads);
-    printf("fast path = reference on %ld logits\n", logits);
+    unsetenv("NNBENCH_NO_VNNI");
+    printf("fast path = reference on %ld logits (gemm_u8 %s)\n", logits,
+           gemm_u8_supported() ? "and float paths" : "unsupported here: float path");
 }
 
 /* What the fast path leaves to the reference: inputs out of range, sums

@@ -18,6 +18,7 @@
 
 #include "compiler/compiler.h"
 #include "datasets/datasets.h"
+#include "simulators/gemm_u8.h"
 #include "simulators/pim_chip.h"
 #include "simulators/simulators.h"
 #include "tests/unit/tmpfiles.h"
@@ -498,46 +499,50 @@ static void test_fast_equals_reference(void **state)
     rng_seed(&r, 77);
     const int dacs[] = {0, 1, 3}, cells[] = {0, 1, 2, 4}, adcs[] = {0, 3, 6}, images = 40;
     long checked = 0;
-    for (int diff = 0; diff <= 1; diff++)
-        for (size_t d = 0; d < 3; d++)
-            for (size_t c = 0; c < 4; c++)
-                for (size_t a = 0; a < 3; a++)
-                    for (int imperfect = 0; imperfect < 3; imperfect++) {
-                        const int wbits = 8, io_bits = 2 + (int)rng_below(&r, 7);
-                        Hw hw = chip_hw(wbits, cells[c], cells[c] ? wbits / cells[c] : 0, dacs[d], diff,
-                                        adcs[a]);
-                        hw.pim.seed = 1 + rng_below(&r, 1000);
-                        hw.pim.stuck_at_rate = imperfect == 1 ? 0.05 : 0;
-                        hw.pim.noise_sigma = imperfect == 2 ? 0.05 : 0;
-                        Program *p = random_layered(&r, io_bits, wbits);
-                        int32_t *x = random_images(&r, p, images);
-                        x[2 * p->n_inputs] = 1 << io_bits; /* out of range: the DAC clamps */
-                        const size_t bytes = sizeof(int64_t) * images * p->n_outputs;
-                        int64_t *fast = malloc(bytes), *ref = malloc(bytes);
-                        PimChip *chip = program_ok(p, &hw);
-                        if ((chip->fast != NULL) != (imperfect != 2))
-                            fail_msg("differential %d, dac %d, cells %d, adc %d, imperfect %d: fast "
-                                     "path %s", diff, dacs[d], cells[c], adcs[a], imperfect,
-                                     chip->fast ? "taken" : "refused");
-                        assert_int_equal(pim_run(chip, x, images, fast), 0);
-                        PimFast *keep = chip->fast;
-                        chip->fast = NULL;
-                        assert_int_equal(pim_run(chip, x, images, ref), 0);
-                        chip->fast = keep;
-                        for (size_t o = 0; o < bytes / sizeof *ref; o++)
-                            if (fast[o] != ref[o])
-                                fail_msg("differential %d, dac %d, cells %d, adc %d, imperfect %d: "
-                                         "logit %zu: fast %lld, reference %lld",
-                                         diff, dacs[d], cells[c], adcs[a], imperfect, o,
-                                         (long long)fast[o], (long long)ref[o]);
-                        checked += (long)(bytes / sizeof *ref);
-                        pim_free(chip);
-                        free(fast);
-                        free(ref);
-                        free(x);
-                        program_free(p);
-                    }
-    printf("fast path = reference on %ld logits\n", checked);
+    for (int no_vnni = 0; no_vnni <= 1; no_vnni++) /* both fast paths where the CPU has gemm_u8 */
+        for (int diff = 0; diff <= 1; diff++)
+            for (size_t d = 0; d < 3; d++)
+                for (size_t c = 0; c < 4; c++)
+                    for (size_t a = 0; a < 3; a++)
+                        for (int imperfect = 0; imperfect < 3; imperfect++) {
+                            const int wbits = 8, io_bits = 2 + (int)rng_below(&r, 7);
+                            Hw hw = chip_hw(wbits, cells[c], cells[c] ? wbits / cells[c] : 0, dacs[d], diff,
+                                            adcs[a]);
+                            hw.pim.seed = 1 + rng_below(&r, 1000);
+                            hw.pim.stuck_at_rate = imperfect == 1 ? 0.05 : 0;
+                            hw.pim.noise_sigma = imperfect == 2 ? 0.05 : 0;
+                            Program *p = random_layered(&r, io_bits, wbits);
+                            int32_t *x = random_images(&r, p, images);
+                            x[2 * p->n_inputs] = 1 << io_bits; /* out of range: the DAC clamps */
+                            setenv("NNBENCH_NO_VNNI", no_vnni ? "1" : "0", 1);
+                            const size_t bytes = sizeof(int64_t) * images * p->n_outputs;
+                            int64_t *fast = malloc(bytes), *ref = malloc(bytes);
+                            PimChip *chip = program_ok(p, &hw);
+                            if ((chip->fast != NULL) != (imperfect != 2))
+                                fail_msg("differential %d, dac %d, cells %d, adc %d, imperfect %d: fast "
+                                         "path %s", diff, dacs[d], cells[c], adcs[a], imperfect,
+                                         chip->fast ? "taken" : "refused");
+                            assert_int_equal(pim_run(chip, x, images, fast), 0);
+                            PimFast *keep = chip->fast;
+                            chip->fast = NULL;
+                            assert_int_equal(pim_run(chip, x, images, ref), 0);
+                            chip->fast = keep;
+                            for (size_t o = 0; o < bytes / sizeof *ref; o++)
+                                if (fast[o] != ref[o])
+                                    fail_msg("differential %d, dac %d, cells %d, adc %d, imperfect %d: "
+                                             "logit %zu: fast %lld, reference %lld",
+                                             diff, dacs[d], cells[c], adcs[a], imperfect, o,
+                                             (long long)fast[o], (long long)ref[o]);
+                            checked += (long)(bytes / sizeof *ref);
+                            pim_free(chip);
+                            free(fast);
+                            free(ref);
+                            free(x);
+                            program_free(p);
+                        }
+    unsetenv("NNBENCH_NO_VNNI");
+    printf("fast path = reference on %ld logits (gemm_u8 %s)\n", checked,
+           gemm_u8_supported() ? "and float paths" : "unsupported here: float path");
 }
 
 /* ------------------------------------------------------------- refusals */
