@@ -482,6 +482,10 @@ LANES_HOT static void run_sparse(const FastPlan *pl, const CoreBlock *b, const F
                 continue;
             const uint8_t *restrict src = v + (size_t)from * L;
             const int32_t w = f->nz_w[t];
+            if (f->u8) {
+                gemm_u8_add_scaled(src, L, 0, 0xff, w, acc);
+                continue;
+            }
             for (int l0 = 0; l0 < L; l0 += LANE_BLOCK)
                 for (int l = l0; l < l0 + LANE_BLOCK; l++)
                     acc[l] += w * (int32_t)src[l];

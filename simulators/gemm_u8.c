@@ -34,29 +34,77 @@ int gemm_u8_supported(void)
 #endif
 }
 
-void gemm_u8_pack4(const uint8_t *const rows[4], int len, uint8_t *dst)
+#ifdef GEMM_U8_X86
+/* 16 columns of the four rows: bytes of rows 0,1 and 2,3 in pairs, then the
+ * pairs in fours. */
+static void pack16(const uint8_t *const rows[4], int l, uint8_t *o)
 {
     static const uint8_t zeros[16];
-#ifdef GEMM_U8_X86
-    for (int l = 0; l < len; l += 16) {
-        __m128i r[4];
-        for (int c = 0; c < 4; c++)
-            r[c] = _mm_loadu_si128((const __m128i *)(rows[c] ? rows[c] + l : zeros));
-        /* bytes of rows 0,1 and 2,3 in pairs, then the pairs in fours */
-        __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
-        __m128i c = _mm_unpacklo_epi8(r[2], r[3]), d = _mm_unpackhi_epi8(r[2], r[3]);
-        uint8_t *o = dst + (size_t)l * 4;
-        _mm_storeu_si128((__m128i *)o, _mm_unpacklo_epi16(a, c));
-        _mm_storeu_si128((__m128i *)(o + 16), _mm_unpackhi_epi16(a, c));
-        _mm_storeu_si128((__m128i *)(o + 32), _mm_unpacklo_epi16(b, d));
-        _mm_storeu_si128((__m128i *)(o + 48), _mm_unpackhi_epi16(b, d));
+    __m128i r[4];
+    for (int c = 0; c < 4; c++)
+        r[c] = _mm_loadu_si128((const __m128i *)(rows[c] ? rows[c] + l : zeros));
+    __m128i a = _mm_unpacklo_epi8(r[0], r[1]), b = _mm_unpackhi_epi8(r[0], r[1]);
+    __m128i c = _mm_unpacklo_epi8(r[2], r[3]), d = _mm_unpackhi_epi8(r[2], r[3]);
+    _mm_storeu_si128((__m128i *)o, _mm_unpacklo_epi16(a, c));
+    _mm_storeu_si128((__m128i *)(o + 16), _mm_unpackhi_epi16(a, c));
+    _mm_storeu_si128((__m128i *)(o + 32), _mm_unpacklo_epi16(b, d));
+    _mm_storeu_si128((__m128i *)(o + 48), _mm_unpackhi_epi16(b, d));
+}
+
+/* 64 columns: the same unpacks inside each 128-bit lane give e_t's lane k
+ * = columns 16k + 4t .. 16k + 4t + 3; a 4 × 4 transpose of the lanes puts
+ * them in column order. */
+KERNEL_TARGET static void pack64(const uint8_t *const rows[4], int l, uint8_t *o)
+{
+    __m512i r[4];
+    for (int c = 0; c < 4; c++)
+        r[c] = rows[c] ? _mm512_loadu_si512((const void *)(rows[c] + l)) : _mm512_setzero_si512();
+    const __m512i a = _mm512_unpacklo_epi8(r[0], r[1]), b = _mm512_unpackhi_epi8(r[0], r[1]);
+    const __m512i c = _mm512_unpacklo_epi8(r[2], r[3]), d = _mm512_unpackhi_epi8(r[2], r[3]);
+    const __m512i e0 = _mm512_unpacklo_epi16(a, c), e1 = _mm512_unpackhi_epi16(a, c);
+    const __m512i e2 = _mm512_unpacklo_epi16(b, d), e3 = _mm512_unpackhi_epi16(b, d);
+    const __m512i t0 = _mm512_shuffle_i64x2(e0, e1, 0x44), t1 = _mm512_shuffle_i64x2(e0, e1, 0xEE);
+    const __m512i t2 = _mm512_shuffle_i64x2(e2, e3, 0x44), t3 = _mm512_shuffle_i64x2(e2, e3, 0xEE);
+    _mm512_storeu_si512((void *)o, _mm512_shuffle_i64x2(t0, t2, 0x88));
+    _mm512_storeu_si512((void *)(o + 64), _mm512_shuffle_i64x2(t0, t2, 0xDD));
+    _mm512_storeu_si512((void *)(o + 128), _mm512_shuffle_i64x2(t1, t3, 0x88));
+    _mm512_storeu_si512((void *)(o + 192), _mm512_shuffle_i64x2(t1, t3, 0xDD));
+}
+
+void gemm_u8_pack4(const uint8_t *const rows[4], int len, uint8_t *dst)
+{
+    int l = 0;
+    for (; l + 64 <= len; l += 64)
+        pack64(rows, l, dst + (size_t)l * 4);
+    for (; l < len; l += 16)
+        pack16(rows, l, dst + (size_t)l * 4);
+}
+
+KERNEL_TARGET void gemm_u8_add_scaled(const uint8_t *src, int n, int shift, int mask, int32_t w, int32_t *acc)
+{
+    const __m128i count = _mm_cvtsi32_si128(shift);
+    const __m512i m = _mm512_set1_epi32(mask), vw = _mm512_set1_epi32(w);
+    for (int l = 0; l < n; l += 16) {
+        __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(src + l)));
+        x = _mm512_and_si512(_mm512_srl_epi32(x, count), m);
+        __m512i *at = (__m512i *)(acc + l);
+        _mm512_storeu_si512(at, _mm512_add_epi32(_mm512_loadu_si512(at), _mm512_mullo_epi32(x, vw)));
     }
+}
 #else
+void gemm_u8_pack4(const uint8_t *const rows[4], int len, uint8_t *dst)
+{
     for (int l = 0; l < len; l++)
         for (int c = 0; c < 4; c++)
-            dst[(size_t)l * 4 + c] = rows[c] ? rows[c][l] : zeros[0];
-#endif
+            dst[(size_t)l * 4 + c] = rows[c] ? rows[c][l] : 0;
 }
+
+void gemm_u8_add_scaled(const uint8_t *src, int n, int shift, int mask, int32_t w, int32_t *acc)
+{
+    for (int l = 0; l < n; l++)
+        acc[l] += w * ((src[l] >> shift) & mask);
+}
+#endif
 
 #ifdef GEMM_U8_X86
 /* One tile of mr × nv·16; mr and nv are constants where it is inlined. */

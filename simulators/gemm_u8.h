@@ -12,7 +12,8 @@
  * Layouts. k is padded to kp = 4 · ceil(k / 4). W is [m][kp] with zero
  * padding. X is packed as [kp / 4][n][4]: for each group of four rows, the
  * four bytes of one column side by side (gemm_u8_pack4 writes one group).
- * n must be a multiple of 16. */
+ * n must be a multiple of 16. Every function here but gemm_u8_supported
+ * needs gemm_u8_supported(). */
 #ifndef SIMULATORS_GEMM_U8_H
 #define SIMULATORS_GEMM_U8_H
 
@@ -33,6 +34,10 @@ static inline int gemm_u8_kp(int k)
 /* One group of four rows into the packed X: dst[l · 4 + c] = rows[c][l]
  * for l < len (len a multiple of 16); a NULL row gives zeros. */
 void gemm_u8_pack4(const uint8_t *const rows[4], int len, uint8_t *dst);
+
+/* The sparse blocks' step: acc[l] += w · ((src[l] >> shift) & mask) for
+ * l < n (n a multiple of 16), in int32. */
+void gemm_u8_add_scaled(const uint8_t *src, int n, int shift, int mask, int32_t w, int32_t *acc);
 
 /* Y[i][l] = Σ_k W[i][k] · X[k][l] for i < m, l < n; x_stride is the bytes
  * from one packed group of rows to the next (at least 4 · n), y_stride the

@@ -72,7 +72,7 @@ typedef struct {
     double adc_m, adc_f; /* M and F, for division */
     int chunk;         /* ops per product */
     int u8;            /* on gemm_u8's CPU, with the ADC in pim_u8's range */
-    PimAdc adc32;      /* u8: the ADC for pim_u8_add_codes */
+    PimAdc adc32;      /* u8: the ADC for pim_u8_column */
     int8_t *g8;        /* u8 and dense: gs as int8 [stacked][kp] */
     int kp;            /* rows padded for gemm_u8 */
 } FastBlock;
@@ -293,9 +293,9 @@ static int make_block(const PimChip *chip, const PimBlock *b, PimFast *pf, FastB
         return 0;
     if (f->adc == 1 && !(f->code_of = adc_table(s_max, chip->adc_bits, b->full)))
         return -1;
-    f->u8 = gemm_u8_supported() && (f->adc == 0 || pim_u8_adc_fits(s_max, (int64_t)f->adc_m, b->full));
-    f->adc32 = (PimAdc){(int32_t)f->adc_m, (int32_t)(f->u8 && f->adc ? b->full : 1), 0};
-    f->adc32.inv2f = 1.0f / (2.0f * (float)f->adc32.f);
+    f->u8 = gemm_u8_supported() && chip->slices * groups <= PIM_U8_TERMS &&
+            (f->adc == 0 || pim_u8_adc_fits(s_max, (int64_t)f->adc_m, b->full));
+    f->adc32 = (PimAdc){chip->adc_bits, (int32_t)f->adc_m, (int32_t)(f->u8 && f->adc ? b->full : 1)};
     f->sparse = nnz * SPARSE_DENSITY <= (size_t)b->rows * b->cols * groups;
     if (f->sparse)
         return make_sparse(chip, b, nnz, f) ? -1 : 1;
@@ -427,10 +427,8 @@ static inline void add_codes(const FastBlock *f, int32_t weight, const int32_t *
                              int32_t *restrict c)
 {
     if (f->u8) {
-        if (f->adc)
-            pim_u8_add_codes(&f->adc32, s, L, weight, c);
-        else
-            pim_u8_add_sums(s, L, weight, c);
+        const int32_t *one = s;
+        pim_u8_column(&f->adc32, &one, &weight, 1, L, c);
     } else if (f->adc == 1) {
         for (int l = 0; l < L; l++)
             c[l] += weight * f->code_of[s[l]];
@@ -455,10 +453,21 @@ static void finish_dense_column(const Batch *bt, const PimBlock *b, const FastBl
     const PimFast *pf = chip->fast;
     int32_t c[MAX_LANES];
     memset(c, 0, sizeof *c * (size_t)bt->lanes);
-    for (int s = 0; s < chip->slices; s++)
-        for (int g = 0; g < pf->groups; g++)
-            add_codes(f, f->sign[j] * pf->weight[s * pf->groups + g],
-                      y + ((size_t)g * f->nb + f->basis[j]) * width + (size_t)s * slice, bt->lanes, c);
+    if (f->u8) { /* every term in one pass */
+        const int32_t *sums[PIM_U8_TERMS];
+        int32_t weight[PIM_U8_TERMS];
+        for (int s = 0; s < chip->slices; s++)
+            for (int g = 0; g < pf->groups; g++) {
+                sums[s * pf->groups + g] = y + ((size_t)g * f->nb + f->basis[j]) * width + (size_t)s * slice;
+                weight[s * pf->groups + g] = f->sign[j] * pf->weight[s * pf->groups + g];
+            }
+        pim_u8_column(&f->adc32, sums, weight, chip->slices * pf->groups, bt->lanes, c);
+    } else {
+        for (int s = 0; s < chip->slices; s++)
+            for (int g = 0; g < pf->groups; g++)
+                add_codes(f, f->sign[j] * pf->weight[s * pf->groups + g],
+                          y + ((size_t)g * f->nb + f->basis[j]) * width + (size_t)s * slice, bt->lanes, c);
+    }
     finish_column(bt, b, f, k, j, c, sum_x);
 }
 
@@ -596,7 +605,7 @@ LANES_HOT static void run_sparse(const Batch *bt, const PimBlock *b, const FastB
                         const int sh = (s0 + s) * d;
                         int32_t *restrict acc = sums[s];
                         if (f->u8) {
-                            pim_u8_add_slice(src, L, sh, mask, w, acc);
+                            gemm_u8_add_scaled(src, L, sh, mask, w, acc);
                             continue;
                         }
                         for (int l0 = 0; l0 < L; l0 += LANE_BLOCK)

@@ -7,21 +7,24 @@
 
 #include <stdint.h>
 
-/* The ADC of one block: M = 2^adc_bits − 1, F its full scale. */
+/* The ADC of one block: M = 2^bits − 1 (bits 0: ideal, code = S), F its
+ * full scale. */
 typedef struct {
-    int32_t m, f;
-    float inv2f; /* 1 / (2F), for a first guess */
+    int32_t bits, m, f;
 } PimAdc;
 
-/* 1 if pim_u8_add_codes is exact for column sums up to s_max: 2·s_max·M + F
- * and 2F·(M + 1) below 2^31 (it works in int32). */
+#define PIM_U8_TERMS 128 /* most (slice, array, cell) terms of one column */
+
+/* 1 if pim_u8_column is exact for column sums up to s_max: 2·s_max·M + F
+ * below 2^31. */
 int pim_u8_adc_fits(int64_t s_max, int64_t m, int64_t f);
 
-/* c[l] += weight · min(M, ⌊(2·s[l]·M + F) / (2F)⌋) for s[l] >= 0. */
-void pim_u8_add_codes(const PimAdc *adc, const int32_t *s, int n, int32_t weight, int32_t *c);
-
-/* An ideal ADC (code = S): c[l] += weight · s[l]. */
-void pim_u8_add_sums(const int32_t *s, int n, int32_t weight, int32_t *c);
+/* c[l] += Σ_t weight[t] · code(sums[t][l]) over k <= PIM_U8_TERMS terms,
+ * code(S) = min(M, ⌊(2·S·M + F) / (2F)⌋) for S >= 0, each weight ± a
+ * power of two; exact in int32 (pim_u8_adc_fits, and |C| < 2^31 checked
+ * by the caller). */
+void pim_u8_column(const PimAdc *adc, const int32_t *const *sums, const int32_t *weight, int k, int n,
+                   int32_t *c);
 
 /* d[l] = ⌊(2·c[l]·F + M) / (2M)⌋, the digital rounding (pim_fast.c checks
  * that numerator and denominator stay below 2^53). */
@@ -30,9 +33,6 @@ void pim_u8_round(const int32_t *c, int n, double m, double f, int64_t *d);
 /* dst[l] = (src[l] >> shift) & mask, the DAC slice of each byte (mask
  * within 0xff >> shift). */
 void pim_u8_slice(const uint8_t *src, int n, int shift, int mask, uint8_t *dst);
-
-/* acc[l] += w · ((src[l] >> shift) & mask). */
-void pim_u8_add_slice(const uint8_t *src, int n, int shift, int mask, int32_t w, int32_t *acc);
 
 /* The ReLU neuron of pim.c on the rounded D: y = (D + add − offset · Σx) >>
  * shift clamped to 0 .. top, for add = bias + 2^(shift−1) (sum_x NULL: no
