@@ -123,9 +123,12 @@ int assign_axon_types(Program **p, const Program *fp, const Hw *hw, const uint8_
                       double *rel_error, char *err, size_t errlen);
 /* PIM ADC ranges (compiler/pim_range.c): with pim.adc_range = 0 and a real
  * ADC, each block's adc_full becomes the largest column sum its ADCs see
- * on (up to 64 of) the calibration images, or with `clip` the full scale of
- * least squared error over them (pim_range.c); otherwise nothing changes. */
-int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, int clip, char *err,
+ * on (up to 64 of) the calibration images, or with PIM_RANGE_CLIP the full
+ * scale of least squared error over them (pim_range.c); otherwise nothing
+ * changes. With PIM_RANGE_KEEP a block whose adc_full is set already keeps
+ * it (the full strategy's walk sets its blocks part by part). */
+enum { PIM_RANGE_CLIP = 1, PIM_RANGE_KEEP = 2 };
+int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, int flags, char *err,
                    size_t errlen);
 /* Calibration (compiler/calib.c): per scale group of a float program, the
  * largest value of its neurons (0 if none is positive) over n images of px,

@@ -248,7 +248,7 @@ int quantise_encode(Program **p, const Program *fp, const Hw *hw, const uint8_t 
 {
     if (hw->weights.encoding == HW_ENC_AXON_TYPES && assign_axon_types(p, fp, hw, calib, n_calib, NULL, err, errlen))
         return -1;
-    return pim_adc_ranges(*p, hw, calib, n_calib, tuned, err, errlen);
+    return pim_adc_ranges(*p, hw, calib, n_calib, tuned ? PIM_RANGE_CLIP : 0, err, errlen);
 }
 
 void quantise_pixels(const Program *p, const uint8_t *px, size_t n, int32_t *out)

@@ -57,9 +57,10 @@ static double best_full(const double *h, double mx, double M)
     return best;
 }
 
-int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, int clip, char *err,
+int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, int flags, char *err,
                    size_t errlen)
 {
+    const int clip = flags & PIM_RANGE_CLIP, keep = flags & PIM_RANGE_KEEP;
     if (p->is_float || hw->target.mode != HW_PIM || hw->pim.adc_range > 0 || hw->pim.adc_bits == 0)
         return 0;
     const int n = n_calib < 64 ? n_calib : 64; /* a sample is enough for a maximum */
@@ -93,6 +94,8 @@ int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, 
         for (int k = 0; k < p->n_ops && !rc; k++) {
             const CoreOp *op = &p->ops[k];
             const CoreBlock *b = &p->blocks[op->block];
+            if (keep && b->adc_full > 0)
+                continue;
             /* x[i][slice·n + img]: slice s of input i on image img. */
             for (int i = 0; i < b->rows; i++)
                 for (int sl = 0; sl < slices; sl++)
@@ -112,15 +115,19 @@ int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, 
                     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b->cols, slices * n, b->rows, 1.0, w,
                                 b->rows, x, slices * n, 0.0, s, slices * n);
                     double *h = pass ? hist + (size_t)op->block * CLIP_BINS : NULL, mx = full[op->block];
-                    for (size_t t = 0; t < (size_t)b->cols * slices * n; t++) {
-                        if (!pass)
-                            full[op->block] = s[t] > full[op->block] ? s[t] : full[op->block];
-                        else if (s[t] > 0 && mx > 0) {
-                            long bin = (long)(s[t] / mx * CLIP_BINS);
-                            int sl = (int)(t % ((size_t)slices * n) / n);
-                            h[bin < CLIP_BINS ? bin : CLIP_BINS - 1] += exp2(2.0 * (sl * dac + c * cell_bits));
+                    for (int j = 0; j < b->cols; j++)
+                        for (int sl = 0; sl < slices; sl++) {
+                            const double *sums = s + ((size_t)j * slices + sl) * n;
+                            const double weight = exp2(2.0 * (sl * dac + c * cell_bits)); /* significance² */
+                            for (int img = 0; img < n; img++) {
+                                if (!pass) {
+                                    full[op->block] = sums[img] > full[op->block] ? sums[img] : full[op->block];
+                                } else if (sums[img] > 0 && mx > 0) {
+                                    long bin = (long)(sums[img] / mx * CLIP_BINS);
+                                    h[bin < CLIP_BINS ? bin : CLIP_BINS - 1] += weight;
+                                }
+                            }
                         }
-                    }
                 }
         }
     }
@@ -128,7 +135,8 @@ int pim_adc_ranges(Program *p, const Hw *hw, const uint8_t *calib, int n_calib, 
         if (full[b] > 0)
             full[b] = floor(best_full(hist + (size_t)b * CLIP_BINS, full[b], ldexp(1, hw->pim.adc_bits) - 1));
     for (int b = 0; b < p->n_blocks && !rc; b++)
-        p->blocks[b].adc_full = full[b] > 0 ? (int64_t)full[b] : 1;
+        if (!(keep && p->blocks[b].adc_full > 0))
+            p->blocks[b].adc_full = full[b] > 0 ? (int64_t)full[b] : 1;
     free(in);
     free(v);
     free(x);

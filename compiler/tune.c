@@ -166,11 +166,13 @@ static void surrogate_inputs(Walk *wk, const uint8_t *px)
 }
 
 /* A copy of p's ops whose neurons lie below `below`, with only the blocks
- * they use, and no outputs yet. NULL on OOM. */
-static Program *copy_ops_below(const Program *p, int32_t below)
+ * they use (and their ADC full scales), and no outputs yet; map (if not
+ * NULL, p->n_blocks) gets each block's index in the copy, or -1. NULL on
+ * OOM. */
+static Program *copy_ops_below(const Program *p, int32_t below, int *map_out)
 {
     Program *q = program_create(p->n_inputs, p->io_bits);
-    int *map = malloc(sizeof *map * (size_t)(p->n_blocks ? p->n_blocks : 1));
+    int *map = map_out ? map_out : malloc(sizeof *map * (size_t)(p->n_blocks ? p->n_blocks : 1));
     int failed = !q || !map;
     for (int b = 0; b < p->n_blocks && !failed; b++)
         map[b] = -1;
@@ -182,10 +184,13 @@ static Program *copy_ops_below(const Program *p, int32_t below)
             const CoreBlock *b = &p->blocks[op->block];
             map[op->block] = program_add_block(q, b->rows, b->cols, b->w, b->bias, b->shift, b->act);
             failed = map[op->block] < 0;
+            if (!failed)
+                q->blocks[map[op->block]].adc_full = b->adc_full;
         }
         failed = failed || program_add_op(q, map[op->block], op->in, op->part, op->group) < 0;
     }
-    free(map);
+    if (!map_out)
+        free(map);
     if (failed) {
         program_free(q);
         return NULL;
@@ -196,7 +201,7 @@ static Program *copy_ops_below(const Program *p, int32_t below)
 /* A copy of p without the blocks no op uses. */
 static Program *drop_unused_blocks(const Program *p)
 {
-    Program *q = copy_ops_below(p, INT32_MAX);
+    Program *q = copy_ops_below(p, INT32_MAX, NULL);
     if (q && program_set_outputs(q, p->outputs, p->n_outputs)) {
         program_free(q);
         return NULL;
@@ -204,33 +209,67 @@ static Program *drop_unused_blocks(const Program *p)
     return q;
 }
 
-/* Spiking chips: every neuron below `below` as the chip really counts its
- * spikes (the simulator, on the ops below `below` as tuned so far: later
- * ops do not change earlier neurons), not as the surrogate's steady-state
- * count. The timing the surrogate leaves out (inputs that arrive late, one
- * spike per step at most) is then in the inputs the next parts are fitted
- * on. (PIM chips could do the same for their ADCs, but their reference
- * simulator is too slow to run once per part.) `counts` holds n ×
- * n_neurons. */
+/* PIM chips: the prefix pre (map: p's blocks in it) programmed and run,
+ * its blocks' ADC full scales set as quantise_encode will set them (the
+ * same first images). A block whose ops all lie below `below` is final:
+ * its full scale goes back into p, so that later prefixes keep it. */
+static int pim_values(Walk *wk, Program *pre, const int *map, int32_t below, const int32_t *q, int32_t *values)
+{
+    char err[256];
+    const int flags = PIM_RANGE_KEEP | (wk->hw->tune.phases & HW_PHASE_RANGE ? PIM_RANGE_CLIP : 0);
+    if (pim_adc_ranges(pre, wk->hw, wk->px, wk->n, flags, err, sizeof err))
+        return -1;
+    Program *p = wk->p;
+    char *open = calloc((size_t)p->n_blocks + 1, 1);
+    if (!open)
+        return -1;
+    for (int k = 0; k < p->n_ops; k++)
+        open[p->ops[k].block] |= p->ops[k].out >= below;
+    for (int b = 0; b < p->n_blocks; b++)
+        if (map[b] >= 0 && !open[b])
+            p->blocks[b].adc_full = pre->blocks[map[b]].adc_full;
+    free(open);
+    PimChip *chip = pim_program(pre, wk->hw, err, sizeof err);
+    int64_t *logits = malloc(sizeof *logits * (size_t)wk->n * pre->n_outputs);
+    int rc = chip && logits ? pim_run_values(chip, q, wk->n, logits, values) : -1;
+    pim_free(chip);
+    free(logits);
+    return rc;
+}
+
+/* Spiking and PIM chips: every neuron below `below` as the chip really
+ * computes it (the simulator, on the ops below `below` as tuned so far:
+ * later ops do not change earlier neurons), not as the surrogate's
+ * steady-state count or exact sum. What the surrogate leaves out (inputs
+ * that arrive late and one spike per step at most; the ADCs' steps and
+ * saturation, with the full scales quantise_encode will choose for these
+ * blocks from the same images) is then in the inputs the next parts are
+ * fitted on. `counts` holds n × n_neurons. */
 static int real_values(Walk *wk, const int32_t *q, int32_t *counts, int32_t below)
 {
     /* A 1×1 linear op on pixel 0 is the output the simulators want. */
     const Program *p = wk->p;
-    Program *pre = copy_ops_below(p, below);
+    int *map = malloc(sizeof *map * (size_t)(p->n_blocks ? p->n_blocks : 1));
+    Program *pre = map ? copy_ops_below(p, below, map) : NULL;
     int failed = !pre, zero_w = 0;
     int32_t zero_in = 0, out = -1;
     int blk = failed ? -1 : program_add_block(pre, 1, 1, &zero_w, NULL, 0, CORE_LINEAR);
     failed = failed || blk < 0 || (out = program_add_op(pre, blk, &zero_in, 0, 0)) < 0 ||
              program_set_outputs(pre, &out, 1);
     const size_t N = failed ? 0 : (size_t)pre->n_neurons;
-    if (!failed) {
+    if (!failed && !wk->sg.snn) {
+        failed = pim_values(wk, pre, map, below, q, counts);
+    } else if (!failed) {
         SnnOutput so = {NULL, NULL, NULL, counts};
         failed = snn_run(pre, wk->hw, q, wk->n, 0, &so);
+    }
+    if (!failed) {
         for (int32_t i = p->n_inputs; i < below && !failed; i++)
             for (int img = 0; img < wk->n; img++)
                 wk->vq[(size_t)i * wk->n + img] = (float)counts[img * N + i];
     }
     program_free(pre);
+    free(map);
     return failed ? -1 : 0;
 }
 
@@ -273,10 +312,11 @@ static int tune_walk(Walk *wk, const uint8_t *px)
     }
     if (!rc)
         surrogate_inputs(wk, px);
-    /* Spiking chips: the simulator's counts, refreshed before each part
-     * that reads a neuron the surrogate computed (stale_from and above). */
+    /* Spiking and PIM chips: the simulator's values, refreshed before each
+     * part that reads a neuron the surrogate computed (stale_from and
+     * above). */
     int32_t *q = NULL, *counts = NULL, stale_from = fp->n_inputs;
-    if (!rc && wk->sg.snn) {
+    if (!rc && (wk->sg.snn || wk->hw->target.mode == HW_PIM)) {
         q = malloc(sizeof *q * (size_t)fp->n_inputs * wk->n);
         counts = malloc(sizeof *counts * (size_t)fp->n_neurons * wk->n);
         rc = q && counts ? 0 : -1;
@@ -321,7 +361,7 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
         n /= 2;
     if (n < 1)
         return errf(err, errlen, "the full strategy needs calibration images");
-    Walk wk = {.fp = fp, .hw = hw, .n = n};
+    Walk wk = {.fp = fp, .hw = hw, .n = n, .px = calib};
     wk.sg = (Surrogate){snn, T, snn ? T : ldexp(1, hw->io.bits) - 1, snn ? T : 1,
                         snn && hw->neuron.activation == HW_ACT_LIF ? hw->neuron.leak : 0};
     float *vf = phases ? float_values(fp, calib, n) : NULL; /* phases none: naive, nothing to read */

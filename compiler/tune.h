@@ -47,6 +47,7 @@ typedef struct {
     const Hw *hw;
     Surrogate sg;
     int n;             /* images */
+    const uint8_t *px; /* their pixels */
     const float *vf;   /* the float network's values */
     float *vq;         /* the surrogate's values of the integer program */
     const double *S;   /* per group: value per level (naive's scales) */

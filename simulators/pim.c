@@ -166,22 +166,35 @@ static void run_op(const PimChip *chip, int k, const Scratch *sc)
     }
 }
 
-static void run_image(const PimChip *chip, const int32_t *x, const Scratch *sc, int64_t *logits)
+static int32_t clamp32(int64_t v)
 {
+    return v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t)v;
+}
+
+static void run_image(const PimChip *chip, const int32_t *x, const Scratch *sc, int64_t *logits, int32_t *values)
+{
+    const int64_t top = ((int64_t)1 << chip->io_bits) - 1;
     for (int i = 0; i < chip->n_inputs; i++)
         sc->v[i] = x[i];
     for (int k = 0; k < chip->n_ops; k++)
         run_op(chip, k, sc);
     for (int o = 0; o < chip->n_outputs; o++)
         logits[o] = sc->v[chip->outputs[o]];
+    for (int i = 0; values && i < chip->n_neurons; i++) /* an input as its DAC takes it */
+        values[i] = i < chip->n_inputs ? (int32_t)(x[i] < 0 ? 0 : x[i] > top ? top : x[i]) : clamp32(sc->v[i]);
 }
 
 int pim_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits)
 {
+    return pim_run_values(chip, inputs, n, logits, NULL);
+}
+
+int pim_run_values(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits, int32_t *values)
+{
     if (!chip || n < 0)
         return -1;
     if (chip->fast)
-        return pim_fast_run(chip, inputs, n, logits);
+        return pim_fast_run(chip, inputs, n, logits, values);
     int failed = 0;
 #pragma omp parallel
     {
@@ -198,8 +211,8 @@ int pim_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits)
 #pragma omp for schedule(dynamic, 1)
         for (int img = 0; img < n; img++)
             if (ok)
-                run_image(chip, inputs + (size_t)img * chip->n_inputs, &sc,
-                          logits + (size_t)img * chip->n_outputs);
+                run_image(chip, inputs + (size_t)img * chip->n_inputs, &sc, logits + (size_t)img * chip->n_outputs,
+                          values ? values + (size_t)img * chip->n_neurons : NULL);
         free(sc.v);
         free(sc.xs);
         free(sc.sum);

@@ -53,7 +53,7 @@ struct PimChip {
  * runs pim.c's reference path, which gives the same logits. */
 PimFast *pim_fast_make(const PimChip *chip, const Program *p);
 void pim_fast_free(PimFast *f);
-/* pim_run on chip->fast (not NULL): 0, or -1 on OOM. */
-int pim_fast_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits);
+/* pim_run_values on chip->fast (not NULL): 0, or -1 on OOM. */
+int pim_fast_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits, int32_t *values);
 
 #endif

@@ -377,7 +377,18 @@ typedef struct {
     float *x, *y;  /* the float path's X and Y */
     uint8_t *x8;   /* gemm_u8's */
     int32_t *y32;
+    int32_t *values; /* pim_run_values: n × n_neurons, or NULL */
+    int img0, nb;    /* the batch's first image and its live lanes */
 } Batch;
+
+/* pim_run_values: lanes of neuron `at` from dst (bytes) or lin (int64). */
+static void record(const Batch *bt, int32_t at, const uint8_t *bytes, const int64_t *lin)
+{
+    const size_t N = (size_t)bt->chip->n_neurons;
+    for (int l = 0; l < bt->nb; l++)
+        bt->values[(size_t)(bt->img0 + l) * N + at] =
+            bytes ? bytes[l] : lin[l] < INT32_MIN ? INT32_MIN : lin[l] > INT32_MAX ? INT32_MAX : (int32_t)lin[l];
+}
 
 /* The neuron from C (lanes of the shift-and-added codes) and Σ x. */
 LANES_HOT static void finish_column(const Batch *bt, const PimBlock *b, const FastBlock *f, int k, int j,
@@ -405,19 +416,23 @@ LANES_HOT static void finish_column(const Batch *bt, const PimBlock *b, const Fa
         int64_t *restrict dst = bt->lin + (size_t)(pf->slot[k] + j) * L;
         for (int l = 0; l < L; l++)
             dst[l] = d[l] + bias - (sum_x ? chip->offset * sum_x[l] : 0);
+        if (bt->values)
+            record(bt, chip->op_out[k] + j, NULL, dst);
         return;
     }
     uint8_t *restrict dst = bt->v + (size_t)(pf->sched.out[k] + j) * L;
     const int64_t half = b->shift ? (int64_t)1 << (b->shift - 1) : 0;
     if (f->u8) {
         pim_u8_neuron_bytes(d, L, bias + half, chip->offset, sum_x, b->shift, top, dst);
-        return;
+    } else {
+        for (int l = 0; l < L; l++) {
+            const int64_t acc = d[l] + bias - (sum_x ? chip->offset * sum_x[l] : 0);
+            const int64_t y = (acc + half) >> b->shift;
+            dst[l] = (uint8_t)(y < 0 ? 0 : y > top ? top : y);
+        }
     }
-    for (int l = 0; l < L; l++) {
-        const int64_t acc = d[l] + bias - (sum_x ? chip->offset * sum_x[l] : 0);
-        const int64_t y = (acc + half) >> b->shift;
-        dst[l] = (uint8_t)(y < 0 ? 0 : y > top ? top : y);
-    }
+    if (bt->values)
+        record(bt, chip->op_out[k] + j, dst, NULL);
 }
 
 /* c += weight · code(S) over the lanes. By division: code = min(M,
@@ -620,17 +635,21 @@ LANES_HOT static void run_sparse(const Batch *bt, const PimBlock *b, const FastB
         finish_column(bt, b, f, k, j, c, chip->offset ? sum_x : NULL);
     }
 }
-static void run_batch(const Batch *bt, const int32_t *inputs, int img0, int nb, int64_t *logits)
+static void run_batch(Batch *bt, const int32_t *inputs, int img0, int nb, int64_t *logits)
 {
     const PimChip *chip = bt->chip;
     const PimFast *pf = chip->fast;
     const int L = bt->lanes;
     const int32_t top = (1 << chip->io_bits) - 1;
+    bt->img0 = img0;
+    bt->nb = nb;
     for (int lane = 0; lane < L; lane++) {
         const int32_t *src = inputs + (size_t)(img0 + (lane < nb ? lane : 0)) * chip->n_inputs;
         for (int i = 0; i < chip->n_inputs; i++) /* a DAC drives 0 .. top only (pim.c) */
             bt->v[(size_t)i * L + lane] = (uint8_t)(src[i] < 0 ? 0 : src[i] > top ? top : src[i]);
     }
+    for (int i = 0; bt->values && i < chip->n_inputs; i++)
+        record(bt, i, bt->v + (size_t)i * L, NULL);
     const OpSchedule *s = &pf->sched;
     for (int r = 0; r < s->n_runs; r++) {
         const int *ops = s->order + s->run_start[r], len = s->run_start[r + 1] - s->run_start[r];
@@ -655,7 +674,7 @@ static void run_batch(const Batch *bt, const int32_t *inputs, int img0, int nb, 
             logits[(size_t)(img0 + lane) * chip->n_outputs + o] = bt->lin[(size_t)pf->out_slot[o] * L + lane];
 }
 
-int pim_fast_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits)
+int pim_fast_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits, int32_t *values)
 {
     const PimFast *pf = chip->fast;
     const int L = lanes_for(n, (size_t)pf->sched.n_slots, VALUE_BYTES), batches = (n + L - 1) / L;
@@ -669,7 +688,8 @@ int pim_fast_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *log
                     lanes_alloc(sizeof *bt.x * (pf->x_floats ? pf->x_floats : 1)),
                     lanes_alloc(sizeof *bt.y * (pf->y_floats ? pf->y_floats : 1)),
                     lanes_alloc(pf->x_bytes ? pf->x_bytes : 1),
-                    lanes_alloc(sizeof *bt.y32 * (y_ints ? y_ints : 1))};
+                    lanes_alloc(sizeof *bt.y32 * (y_ints ? y_ints : 1)),
+                    values, 0, 0};
         const int ok = bt.v && bt.lin && bt.x && bt.y && bt.x8 && bt.y32;
         if (!ok) {
 #pragma omp atomic write

@@ -53,6 +53,11 @@ void pim_free(PimChip *chip);
  * n_outputs logits. Multi-threaded over images; the result does not depend
  * on the thread count. 0, or -1 on OOM. */
 int pim_run(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits);
+/* The same, and (values not NULL) every neuron's value as the chip computes
+ * it, n × the program's n_neurons: inputs as the DAC clamps them, ReLU
+ * outputs, and linear accumulators clamped to int32 (the full strategy
+ * fits each part on what the parts before it really give). */
+int pim_run_values(const PimChip *chip, const int32_t *inputs, int n, int64_t *logits, int32_t *values);
 
 /* ------------------------------------------------------------- SNN
  * Spiking cores (DESIGN.md §6, simulators/snn.c; the plain reference path

@@ -225,6 +225,59 @@ static void test_full_lenet5_4bit(void **state)
     dataset_free(&ds);
 }
 
+/* Test accuracy on the PIM simulator of hw. */
+static double pim_accuracy(const Program *p, const Hw *hw, const Dataset *ds, int n)
+{
+    char err[256];
+    PimChip *chip = pim_program(p, hw, err, sizeof err);
+    if (!chip)
+        fail_msg("%s", err);
+    size_t in = shape_size(ds->shape);
+    int32_t *q = malloc(sizeof *q * in * n);
+    int64_t *logits = malloc(sizeof *logits * 10 * n);
+    quantise_pixels(p, ds->test.pixels, in * n, q);
+    assert_int_equal(pim_run(chip, q, n, logits), 0);
+    int right = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int c = 1; c < 10; c++)
+            best = logits[i * 10 + c] > logits[i * 10 + best] ? c : best;
+        right += best == ds->test.labels[i];
+    }
+    pim_free(chip);
+    free(q);
+    free(logits);
+    return (double)right / n;
+}
+
+/* On prime's 6-bit ADCs the walk fits each part on what the PIM simulator
+ * really gives for the parts before it (ADC steps and saturation), with
+ * the full scales quantise_encode then sets. */
+static void test_full_lenet5_prime(void **state)
+{
+    (void)state;
+    Model m;
+    Dataset ds;
+    Hw hw;
+    char err[1024];
+    Program *fp, *naive = NULL, *full = NULL;
+    if (lenet5_reformed("prime", SPLIT_BOTH, &m, &ds, &hw, &fp))
+        return;
+    const int n_cal = 512, n_test = 1000;
+    if (quantise_naive(fp, &hw, ds.train.pixels, n_cal, &naive, err, sizeof err) ||
+        quantise_full(fp, &hw, ds.train.pixels, n_cal, &full, err, sizeof err))
+        fail_msg("%s", err);
+    double a_naive = pim_accuracy(naive, &hw, &ds, n_test), a_full = pim_accuracy(full, &hw, &ds, n_test);
+    printf("lenet5 on prime, %d test images: naive %.1f%%, full %.1f%%\n", n_test, 100 * a_naive, 100 * a_full);
+    assert_true(a_full > a_naive + 0.015);
+    assert_true(a_full > 0.965);
+    program_free(naive);
+    program_free(full);
+    program_free(fp);
+    model_free(&m);
+    dataset_free(&ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_progressive_rounding_beats_nearest),
         cmocka_unit_test(test_ranges_clip_outliers),
         cmocka_unit_test(test_full_lenet5_4bit),
+        cmocka_unit_test(test_full_lenet5_prime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
