@@ -22,10 +22,11 @@
 #include "tune.h"
 
 #define TUNE_IMAGES 1024          /* images the walk runs */
-/* On a spiking chip the walk runs the simulator again before most parts,
- * so the images shrink with the network: 512 up to SMALL_NET neurons,
- * 256 up to MID_NET, else 64 (convolutions still see thousands of
- * positions; a dense layer's few samples are held near naive by the ridge). */
+/* On a spiking or PIM chip the walk runs the simulator again before most
+ * parts, so the images shrink with the network: spiking 512 up to
+ * SMALL_NET neurons, 256 up to MID_NET, else 64; PIM (a faster simulator)
+ * 1024, 512, 256 (convolutions still see thousands of positions; a dense
+ * layer's few samples are held near naive by the ridge). */
 #define SMALL_NET 16384
 #define MID_NET 200000
 #define TUNE_VALUES_MAX (192 << 20) /* floats per value array (neurons × images): 768 MB */
@@ -355,7 +356,8 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
      * what free and round tuning fitted; only the ranges are tuned there. */
     const unsigned phases = hw->weights.encoding == HW_ENC_AXON_TYPES ? hw->tune.phases & HW_PHASE_RANGE
                                                                        : hw->tune.phases;
-    const int most = !snn ? TUNE_IMAGES : fp->n_neurons <= SMALL_NET ? 512 : fp->n_neurons <= MID_NET ? 256 : 64;
+    const int pim = hw->target.mode == HW_PIM, size = fp->n_neurons <= SMALL_NET ? 0 : fp->n_neurons <= MID_NET ? 1 : 2;
+    const int most = snn ? (const int[]){512, 256, 64}[size] : pim ? TUNE_IMAGES >> size : TUNE_IMAGES;
     int n = n_calib < most ? n_calib : most;
     while (n > 16 && (size_t)fp->n_neurons * n > TUNE_VALUES_MAX)
         n /= 2;
