@@ -33,6 +33,7 @@
 
 #include "simulators.h"
 #include "snn_plan.h"
+#include "snn_vnni.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -46,6 +47,21 @@
 #define SNN_INLINE static inline
 #endif
 
+/* Weight rows prefetched this many spikes ahead. */
+#define SNN_AHEAD 16
+
+/* A spike event: (row << SNN_STEP_BITS) | step. */
+#define SNN_STEP_BITS 4
+
+/* Where S[t + 1] starts after S[t] in a layer of `cols` (padded) columns:
+ * a vector further, so that the steps of one row's spikes are not 4 KB
+ * apart (loads that alias earlier stores mod 4 KB wait for them), with
+ * room for a weight row's padding to run past the last column. */
+static inline size_t snn_sum_stride(int cols)
+{
+    return (size_t)cols + SNN_PAD;
+}
+
 /* One thread's working memory, reused image after image. A layer uses the
  * _32 or the _64 scratch (snn_layer.inc). */
 typedef struct {
@@ -56,7 +72,9 @@ typedef struct {
     uint16_t *layer_train; /* [max_cols]: a layer's trains, before they go to their neurons */
     int32_t *act_row;    /* [max_rows]: the op's rows that spiked in the chunk ... */
     uint16_t *act_train; /* ... and their trains */
+    uint32_t *events;    /* [SNN_CHUNK · max_rows + 16]: their spikes (snn_events) */
     uint64_t *keys;      /* [n_inputs]: the pixels' poisson streams */
+    void *vnni;          /* snn_vnni_accumulate's scratch, if the plan uses it */
 } SnnState;
 
 static void state_free(SnnState *st)
@@ -72,7 +90,9 @@ static void state_free(SnnState *st)
     free(st->layer_train);
     free(st->act_row);
     free(st->act_train);
+    free(st->events);
     free(st->keys);
+    free(st->vnni);
 }
 
 static int state_make(const SnnPlan *pl, SnnState *st)
@@ -80,22 +100,25 @@ static int state_make(const SnnPlan *pl, SnnState *st)
     const Program *p = pl->p;
     size_t cores = (size_t)(p->n_neurons - p->n_inputs), pixels = (size_t)p->n_inputs;
     /* a weight row's padding may run SNN_PAD past the last column */
-    size_t cols = (size_t)snn_padded(pl->max_cols) + SNN_PAD, sums = SNN_CHUNK * cols;
+    size_t cols = (size_t)snn_padded(pl->max_cols) + SNN_PAD, sums = SNN_CHUNK * snn_sum_stride(snn_padded(pl->max_cols));
     memset(st, 0, sizeof *st);
     int failed = !(st->trains = calloc((size_t)p->n_neurons + 1, sizeof *st->trains));
     if (pl->T > SNN_CHUNK)
         failed |= !(st->v = malloc(sizeof *st->v * (cores ? cores : 1)));
-    failed |= !(st->v_32 = malloc(sizeof *st->v_32 * cols)) ||
-              !(st->drive_32 = malloc(sizeof *st->drive_32 * cols)) ||
-              !(st->sum_32 = calloc(sums, sizeof *st->sum_32));
+    failed |= !(st->v_32 = snn_lines(sizeof *st->v_32 * cols, 0)) ||
+              !(st->drive_32 = snn_lines(sizeof *st->drive_32 * cols, 0)) ||
+              !(st->sum_32 = snn_lines(sums * sizeof *st->sum_32, 1));
     if (pl->any_wide)
-        failed |= !(st->v_64 = malloc(sizeof *st->v_64 * cols)) ||
-                  !(st->drive_64 = malloc(sizeof *st->drive_64 * cols)) ||
-                  !(st->sum_64 = calloc(sums, sizeof *st->sum_64));
+        failed |= !(st->v_64 = snn_lines(sizeof *st->v_64 * cols, 0)) ||
+                  !(st->drive_64 = snn_lines(sizeof *st->drive_64 * cols, 0)) ||
+                  !(st->sum_64 = snn_lines(sums * sizeof *st->sum_64, 1));
     failed |= !(st->layer_train = malloc(sizeof *st->layer_train * cols)) ||
               !(st->act_row = malloc(sizeof *st->act_row * (size_t)pl->max_rows)) ||
               !(st->act_train = malloc(sizeof *st->act_train * (size_t)pl->max_rows)) ||
+              !(st->events = malloc(sizeof *st->events * ((size_t)pl->max_rows * SNN_CHUNK + 16))) ||
               !(st->keys = malloc(sizeof *st->keys * (pixels ? pixels : 1)));
+    if (pl->vnni)
+        failed |= !(st->vnni = snn_lines(snn_vnni_scratch(pl->max_rows, pl->max_cols), 0));
     if (failed)
         return state_free(st), -1;
     return 0;
@@ -136,27 +159,64 @@ SNN_INLINE int gather(const uint16_t *restrict trains, const int32_t *restrict i
     return n;
 }
 
-#define SNN_V int32_t
-#define SNN_SFX 32
 #if defined(__GNUC__) || defined(__clang__)
 typedef int32_t SnnVector32 __attribute__((vector_size(SNN_PAD * sizeof(int32_t))));
+typedef int8_t SnnWeights8 __attribute__((vector_size(SNN_PAD * sizeof(int8_t))));
+typedef uint16_t SnnTrains16 __attribute__((vector_size(SNN_PAD * sizeof(uint16_t))));
 #define SNN_VECTOR SnnVector32
 #endif
+/* Appends the spikes of train m as events base | step to ev[n ..], returns
+ * the new n: a byte of the train at a time, by table, with no branch on its
+ * bits (the table's 8 entries are stored whatever the count; ev has room). */
+SNN_INLINE int snn_events(const SnnPlan *pl, uint32_t *restrict ev, int n, uint32_t base, uint32_t m)
+{
+    const uint8_t *lo = pl->bit_at[m & 0xff], *hi = pl->bit_at[m >> 8];
+    for (int k = 0; k < 8; k++)
+        ev[n + k] = base | lo[k];
+    n += pl->bit_count[m & 0xff];
+    for (int k = 0; k < 8; k++)
+        ev[n + k] = base | (8u + hi[k]);
+    return n + pl->bit_count[m >> 8];
+}
+
+#define SNN_V int32_t
+#define SNN_ACC 32
+#define SNN_W int8_t
+#define SNN_WVECTOR SnnWeights8
+#define SNN_WT wt8
+#define SNN_SFX 32b
+#define SNN_VNNI
+#include "snn_layer.inc"
+#undef SNN_VNNI
+#undef SNN_W
+#undef SNN_WVECTOR
+#undef SNN_WT
+#undef SNN_SFX
+#define SNN_W int32_t
+#define SNN_WVECTOR SnnVector32
+#define SNN_WT wt
+#define SNN_SFX 32
 #include "snn_layer.inc"
 #undef SNN_V
+#undef SNN_ACC
 #undef SNN_SFX
 #undef SNN_VECTOR
+#undef SNN_WVECTOR
 #define SNN_V int64_t
+#define SNN_ACC 64
 #define SNN_SFX 64
 #include "snn_layer.inc"
 #undef SNN_V
+#undef SNN_ACC
+#undef SNN_W
+#undef SNN_WT
 #undef SNN_SFX
 
-/* Layer l over one chunk, in int32 where it fits. Returns the spikes fired. */
+/* Layer l over one chunk, in int32 (of int8 weights) where it fits. Returns the spikes fired. */
 SNN_CLONES
 static int64_t run_layer(const Chunk *c, const SnnLayer *l)
 {
-    return l->wide ? layer_64(c, l) : layer_32(c, l);
+    return l->wide ? layer_64(c, l) : l->bytes ? layer_32b(c, l) : layer_32(c, l);
 }
 
 /* Image `i` of the call: all T steps, chunk by chunk, then its spike count. */

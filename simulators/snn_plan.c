@@ -5,13 +5,27 @@
 #include <string.h>
 
 #include "snn_plan.h"
+#include "snn_vnni.h"
+
+void *snn_lines(size_t bytes, int zero)
+{
+    size_t size = (bytes + 63) / 64 * 64;
+    void *m = aligned_alloc(64, size ? size : 64);
+    if (m && zero)
+        memset(m, 0, size);
+    return m;
+}
 
 void snn_plan_free(SnnPlan *pl)
 {
     if (pl->wt)
         for (int b = 0; b < pl->p->n_blocks; b++)
             free(pl->wt[b]);
+    if (pl->wt8)
+        for (int b = 0; b < pl->p->n_blocks; b++)
+            free(pl->wt8[b]);
     free(pl->wt);
+    free(pl->wt8);
     free(pl->theta);
     free(pl->leak);
     free(pl->layers);
@@ -72,9 +86,10 @@ static int blocks_make(SnnPlan *pl, int lif, double leak)
     const Program *p = pl->p;
     size_t nb = (size_t)(p->n_blocks > 0 ? p->n_blocks : 1);
     pl->wt = calloc(nb, sizeof *pl->wt);
+    pl->wt8 = calloc(nb, sizeof *pl->wt8);
     pl->theta = malloc(nb * sizeof *pl->theta);
     pl->leak = malloc(nb * sizeof *pl->leak);
-    if (!pl->wt || !pl->theta || !pl->leak)
+    if (!pl->wt || !pl->wt8 || !pl->theta || !pl->leak)
         return -1;
     for (int b = 0; b < p->n_blocks; b++) {
         const CoreBlock *blk = &p->blocks[b];
@@ -82,12 +97,24 @@ static int blocks_make(SnnPlan *pl, int lif, double leak)
         /* leak is a fraction of θ; × 2^shift is exact in a double */
         pl->leak[b] = lif ? (int64_t)floor(leak * ldexp(1.0, blk->shift) + 0.5) : 0;
         const size_t stride = (size_t)snn_padded(blk->cols);
-        int32_t *wt = calloc((size_t)blk->rows * stride, sizeof *wt); /* padding stays 0 */
+        int32_t *wt = snn_lines((size_t)blk->rows * stride * sizeof *wt, 1); /* padding stays 0 */
         if (!(pl->wt[b] = wt))
             return -1;
+        int bytes = 1;
         for (int j = 0; j < blk->cols; j++)
-            for (int i = 0; i < blk->rows; i++)
-                wt[(size_t)i * stride + j] = blk->w[(size_t)j * blk->rows + i];
+            for (int i = 0; i < blk->rows; i++) {
+                int32_t w = blk->w[(size_t)j * blk->rows + i];
+                wt[(size_t)i * stride + j] = w;
+                bytes &= w >= INT8_MIN && w <= INT8_MAX;
+            }
+        /* the spikes' adds are bound by fetching weight rows: int8 where they fit */
+        if (bytes) {
+            int8_t *w8 = snn_lines((size_t)blk->rows * stride, 0);
+            if (!(pl->wt8[b] = w8))
+                return -1;
+            for (size_t k = 0; k < (size_t)blk->rows * stride; k++)
+                w8[k] = (int8_t)wt[k];
+        }
         pl->max_rows = blk->rows > pl->max_rows ? blk->rows : pl->max_rows;
     }
     return 0;
@@ -239,7 +266,7 @@ static int layers_make(SnnPlan *pl)
         SnnLayer *l = &pl->layers[pl->n_layers - 1];
         if (!pl->n_layers || !joins(pl, l, &keys[r - 1], &keys[r])) {
             l = &pl->layers[pl->n_layers++];
-            *l = (SnnLayer){r, 0, 0, keys[r].theta, keys[r].leak, keys[r].linear, 0, 0, 0, 0};
+            *l = (SnnLayer){r, 0, 0, keys[r].theta, keys[r].leak, keys[r].linear, 0, 1, 0, 0, 0};
         }
         pl->order[r] = k;
         pl->op_col[k] = l->cols;
@@ -254,9 +281,14 @@ static int layers_make(SnnPlan *pl)
             l->wide |= !fits_int32(pl, op->block, op->in);
         else
             l->wide |= !block_fits[op->block];
+        l->bytes &= !l->wide && pl->wt8[op->block];
         pl->any_wide |= l->wide;
         pl->max_cols = l->cols > pl->max_cols ? l->cols : pl->max_cols;
     }
+    int any_bytes = 0;
+    for (int l = 0; l < pl->n_layers; l++)
+        any_bytes |= pl->layers[l].bytes;
+    pl->vnni = any_bytes && snn_vnni_usable();
     int failed = outputs_make(pl, layer_of);
     free(keys);
     free(layer_of);
@@ -277,6 +309,10 @@ int snn_plan_make(const Program *p, const Hw *hw, SnnPlan *pl)
         (hw->neuron.reset != HW_RESET_SUBTRACT && !pl->reset_zero) ||
         (coding != HW_IN_CURRENT && coding != HW_IN_RATE && coding != HW_IN_POISSON) || !wiring_ok(p))
         return -1;
+    for (int byte = 0; byte < 256; byte++)
+        for (int bit = 0; bit < 8; bit++)
+            if (byte >> bit & 1)
+                pl->bit_at[byte][pl->bit_count[byte]++] = (uint8_t)bit;
     if (blocks_make(pl, hw->neuron.activation == HW_ACT_LIF, leak) || layers_make(pl)) {
         snn_plan_free(pl);
         return -1;
