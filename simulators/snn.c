@@ -70,7 +70,7 @@ typedef struct {
     int32_t *v_32, *drive_32, *sum_32; /* [max_cols]: a layer's potentials and its gain at every */
     int64_t *v_64, *drive_64, *sum_64; /* step; sum [SNN_CHUNK][max_cols]: per step, 0 between layers */
     uint16_t *layer_train; /* [max_cols]: a layer's trains, before they go to their neurons */
-    int32_t *act_row;    /* [max_rows]: the op's rows that spiked in the chunk ... */
+    int32_t *act_row;    /* [max_rows + 16]: the op's rows that spiked in the chunk ... */
     uint16_t *act_train; /* ... and their trains */
     uint32_t *events;    /* [SNN_CHUNK · max_rows + 16]: their spikes (snn_events) */
     uint64_t *keys;      /* [n_inputs]: the pixels' poisson streams */
@@ -102,7 +102,8 @@ static int state_make(const SnnPlan *pl, SnnState *st)
     /* a weight row's padding may run SNN_PAD past the last column */
     size_t cols = (size_t)snn_padded(pl->max_cols) + SNN_PAD, sums = SNN_CHUNK * snn_sum_stride(snn_padded(pl->max_cols));
     memset(st, 0, sizeof *st);
-    int failed = !(st->trains = calloc((size_t)p->n_neurons + 1, sizeof *st->trains));
+    /* a slot after the last train: snn_vnni_gather reads 4 bytes a train */
+    int failed = !(st->trains = calloc((size_t)p->n_neurons + 2, sizeof *st->trains));
     if (pl->T > SNN_CHUNK)
         failed |= !(st->v = malloc(sizeof *st->v * (cores ? cores : 1)));
     failed |= !(st->v_32 = snn_lines(sizeof *st->v_32 * cols, 0)) ||
@@ -113,8 +114,8 @@ static int state_make(const SnnPlan *pl, SnnState *st)
                   !(st->drive_64 = snn_lines(sizeof *st->drive_64 * cols, 0)) ||
                   !(st->sum_64 = snn_lines(sums * sizeof *st->sum_64, 1));
     failed |= !(st->layer_train = malloc(sizeof *st->layer_train * cols)) ||
-              !(st->act_row = malloc(sizeof *st->act_row * (size_t)pl->max_rows)) ||
-              !(st->act_train = malloc(sizeof *st->act_train * (size_t)pl->max_rows)) ||
+              !(st->act_row = malloc(sizeof *st->act_row * ((size_t)pl->max_rows + 16))) ||
+              !(st->act_train = malloc(sizeof *st->act_train * ((size_t)pl->max_rows + 16))) ||
               !(st->events = malloc(sizeof *st->events * ((size_t)pl->max_rows * SNN_CHUNK + 16))) ||
               !(st->keys = malloc(sizeof *st->keys * (pixels ? pixels : 1)));
     if (pl->vnni)

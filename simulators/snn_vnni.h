@@ -20,6 +20,12 @@ void snn_vnni_allow(int allow);
  * columns, in bytes. */
 size_t snn_vnni_scratch(int rows, int cols);
 
+/* The op's rows that spiked in the chunk, as snn.c's gather: their indices
+ * to act_row, trains to act_train, each with room for 16 more than `rows`;
+ * trains[1 + in[i]] is row i's train, and trains has a slot after its last.
+ * Returns how many. */
+int snn_vnni_gather(const uint16_t *trains, const int32_t *in, int rows, int32_t *act_row, uint16_t *act_train);
+
 /* S[t][off + j] += Σ_a (bit t of train[a]) · w8[row[a]][j] for the n
  * active rows (row[a], train[a]) of an op of `cols` columns, t < 16: w8 is
  * its transposed int8 block, rows of snn_padded(cols); S[t] starts at
