@@ -33,6 +33,7 @@
 
 #include "simulators.h"
 #include "snn_plan.h"
+#include "snn_amx.h"
 #include "snn_vnni.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -75,6 +76,7 @@ typedef struct {
     uint32_t *events;    /* [SNN_CHUNK · max_rows + 16]: their spikes (snn_events) */
     uint64_t *keys;      /* [n_inputs]: the pixels' poisson streams */
     void *vnni;          /* snn_vnni_accumulate's scratch, if the plan uses it */
+    void *amx;           /* snn_amx_accumulate's, likewise */
 } SnnState;
 
 static void state_free(SnnState *st)
@@ -93,6 +95,7 @@ static void state_free(SnnState *st)
     free(st->events);
     free(st->keys);
     free(st->vnni);
+    free(st->amx);
 }
 
 static int state_make(const SnnPlan *pl, SnnState *st)
@@ -120,6 +123,8 @@ static int state_make(const SnnPlan *pl, SnnState *st)
               !(st->keys = malloc(sizeof *st->keys * (pixels ? pixels : 1)));
     if (pl->vnni)
         failed |= !(st->vnni = snn_lines(snn_vnni_scratch(pl->max_rows, pl->max_cols), 0));
+    if (pl->amx)
+        failed |= !(st->amx = snn_lines(snn_amx_scratch(pl->max_rows), 0));
     if (failed)
         return state_free(st), -1;
     return 0;
@@ -228,6 +233,8 @@ static void run_image(const SnnPlan *pl, SnnState *st, const int32_t *x, size_t 
     if (st->v)
         memset(st->v, 0, sizeof *st->v * (size_t)(p->n_neurons - p->n_inputs));
     snn_input_begin(&pl->coding, p->n_inputs, image, st->keys);
+    if (pl->amx)
+        snn_amx_begin();
     int64_t fired = 0;
     for (int t0 = 0; t0 < pl->T; t0 += SNN_CHUNK) {
         int steps = pl->T - t0 < SNN_CHUNK ? pl->T - t0 : SNN_CHUNK;
@@ -241,6 +248,8 @@ static void run_image(const SnnPlan *pl, SnnState *st, const int32_t *x, size_t 
                 cnt[k] = (t0 ? cnt[k] : 0) + (int32_t)train_count(st->trains[1 + k]);
         }
     }
+    if (pl->amx)
+        snn_amx_end();
     if (out->spikes)
         out->spikes[i] = fired;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "snn_plan.h"
+#include "snn_amx.h"
 #include "snn_vnni.h"
 
 void *snn_lines(size_t bytes, int zero)
@@ -24,8 +25,12 @@ void snn_plan_free(SnnPlan *pl)
     if (pl->wt8)
         for (int b = 0; b < pl->p->n_blocks; b++)
             free(pl->wt8[b]);
+    if (pl->wamx)
+        for (int b = 0; b < pl->p->n_blocks; b++)
+            free(pl->wamx[b]);
     free(pl->wt);
     free(pl->wt8);
+    free(pl->wamx);
     free(pl->theta);
     free(pl->leak);
     free(pl->layers);
@@ -244,6 +249,18 @@ static int outputs_make(SnnPlan *pl, const int *layer_of)
     return 0;
 }
 
+/* The AMX tiles of the blocks with int8 weights. */
+static int amx_make(SnnPlan *pl)
+{
+    const Program *p = pl->p;
+    if (!(pl->wamx = calloc((size_t)(p->n_blocks > 0 ? p->n_blocks : 1), sizeof *pl->wamx)))
+        return -1;
+    for (int b = 0; b < p->n_blocks; b++)
+        if (pl->wt8[b] && !(pl->wamx[b] = snn_amx_weights(p->blocks[b].w, p->blocks[b].rows, p->blocks[b].cols)))
+            return -1;
+    return 0;
+}
+
 /* The layers: ops sorted by op_keys, cut greedily. */
 static int layers_make(SnnPlan *pl)
 {
@@ -289,7 +306,8 @@ static int layers_make(SnnPlan *pl)
     for (int l = 0; l < pl->n_layers; l++)
         any_bytes |= pl->layers[l].bytes;
     pl->vnni = any_bytes && snn_vnni_usable();
-    int failed = outputs_make(pl, layer_of);
+    pl->amx = any_bytes && snn_amx_usable();
+    int failed = outputs_make(pl, layer_of) || (pl->amx && amx_make(pl));
     free(keys);
     free(layer_of);
     free(block_fits);

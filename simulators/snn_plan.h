@@ -53,10 +53,12 @@ typedef struct {
     SnnCoding coding;
     int32_t **wt;            /* per block: weights transposed, [rows][snn_padded(cols)] */
     int8_t **wt8;            /* per block: the same as int8 where every weight fits, else NULL */
+    int8_t **wamx;           /* per block with wt8, if amx: its weights as AMX tiles (snn_amx.h) */
     int64_t *theta;          /* per block: the threshold 2^shift */
     int64_t *leak;           /* per block: how far V moves toward 0 per step (0 unless lif) */
     int any_wide;            /* some layer is wide */
-    int vnni;                /* layers of int8 weights sum on VNNI (snn_vnni.h) */
+    int vnni;                /* layers of int8 weights sum on VNNI (snn_vnni.h) ... */
+    int amx;                 /* ... or on AMX (snn_amx.h), where the CPU has them */
     int max_rows, max_cols;  /* the largest op's rows, the widest layer's cols */
     int n_layers;
     SnnLayer *layers;        /* by depth: a layer reads only pixels and earlier layers */

@@ -7,7 +7,7 @@
  * T not a multiple of 16, layers cut at SNN_LAYER_COLS, a layer of one wider
  * op, ops out of depth order, rows at constant 0, saturated rows (the
  * drive path), weights big enough for the int64 path, int8 weights (the
- * VNNI path where the CPU has it, and the portable one), all three codings,
+ * AMX and VNNI paths where the CPU has them, and the portable one), all three codings,
  * IF and LIF, both resets, 1 and 2 threads. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +25,7 @@
 #include "simulators/simulators.h"
 #include "simulators/snn_plan.h"
 #include "simulators/snn_reference.h"
+#include "simulators/snn_amx.h"
 #include "simulators/snn_vnni.h"
 
 #define N_IN 40
@@ -215,12 +216,14 @@ static int64_t expect_fast_equals_reference(const Program *p, const Hw *hw, cons
     long want_right[40], right[40];
     right_by_step(&ref, T, want_right);
     const int threads = omp_get_max_threads();
-    for (int run = 0; run < 4; run++) { /* 1 and 2 threads, each with and without VNNI */
+    for (int run = 0; run < 6; run++) { /* 1 and 2 threads, each on AMX, VNNI and neither (where the CPU has them) */
         const int th = 1 + run % 2;
         memset(&fast, 0xa5, sizeof fast);
         omp_set_num_threads(th);
-        snn_vnni_allow(run < 2);
+        snn_amx_allow(run < 2);
+        snn_vnni_allow(run < 4);
         int status = snn_run(p, hw, x, N_IMAGES, 300, &(SnnOutput){fast.logits, fast.final, fast.spikes, fast.counts});
+        snn_amx_allow(1);
         snn_vnni_allow(1);
         omp_set_num_threads(threads);
         assert_int_equal(status, 0);
