@@ -28,6 +28,10 @@ void snn_plan_free(SnnPlan *pl)
     if (pl->wamx)
         for (int b = 0; b < pl->p->n_blocks; b++)
             free(pl->wamx[b]);
+    if (pl->bias32)
+        for (int b = 0; b < pl->p->n_blocks; b++)
+            free(pl->bias32[b]);
+    free(pl->bias32);
     free(pl->wt);
     free(pl->wt8);
     free(pl->wamx);
@@ -92,13 +96,23 @@ static int blocks_make(SnnPlan *pl, int lif, double leak)
     size_t nb = (size_t)(p->n_blocks > 0 ? p->n_blocks : 1);
     pl->wt = calloc(nb, sizeof *pl->wt);
     pl->wt8 = calloc(nb, sizeof *pl->wt8);
+    pl->bias32 = calloc(nb, sizeof *pl->bias32);
     pl->theta = malloc(nb * sizeof *pl->theta);
     pl->leak = malloc(nb * sizeof *pl->leak);
-    if (!pl->wt || !pl->wt8 || !pl->theta || !pl->leak)
+    if (!pl->wt || !pl->wt8 || !pl->bias32 || !pl->theta || !pl->leak)
         return -1;
     for (int b = 0; b < p->n_blocks; b++) {
         const CoreBlock *blk = &p->blocks[b];
         pl->theta[b] = (int64_t)1 << blk->shift;
+        int narrow = 1;
+        for (int j = 0; j < blk->cols; j++)
+            narrow &= blk->bias[j] >= INT32_MIN && blk->bias[j] <= INT32_MAX;
+        if (narrow) {
+            if (!(pl->bias32[b] = malloc(sizeof(int32_t) * (size_t)blk->cols)))
+                return -1;
+            for (int j = 0; j < blk->cols; j++)
+                pl->bias32[b][j] = (int32_t)blk->bias[j];
+        }
         /* leak is a fraction of θ; × 2^shift is exact in a double */
         pl->leak[b] = lif ? (int64_t)floor(leak * ldexp(1.0, blk->shift) + 0.5) : 0;
         const size_t stride = (size_t)snn_padded(blk->cols);

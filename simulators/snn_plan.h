@@ -54,6 +54,7 @@ typedef struct {
     int32_t **wt;            /* per block: weights transposed, [rows][snn_padded(cols)] */
     int8_t **wt8;            /* per block: the same as int8 where every weight fits, else NULL */
     int8_t **wamx;           /* per block with wt8, if amx: its weights as AMX tiles (snn_amx.h) */
+    int32_t **bias32;        /* per block: its biases as int32, where they fit (else NULL) */
     int64_t *theta;          /* per block: the threshold 2^shift */
     int64_t *leak;           /* per block: how far V moves toward 0 per step (0 unless lif) */
     int any_wide;            /* some layer is wide */
