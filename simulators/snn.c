@@ -8,26 +8,31 @@
  * this op can run all of them too. Each neuron's spikes in the chunk are one
  * 16-bit train. Consecutive ops that do not read each other (a layer,
  * snn_plan.h) then
- *   1. gather, op by op, the trains of their rows and keep the rows that
- *      spiked at all;
- *   2. add, for every spike (row i, step t), row i's weights (one contiguous
- *      vector of the transposed block) into the step's synaptic sum S[t] (a
- *      few KB, in L1); a row that spiked in most steps instead adds its
- *      weights once to the constant drive and subtracts them at the steps it
- *      was silent;
- *   3. run their neurons' integrate / leak / fire / reset through the steps
- *      as one vector, from the drive (bias, current-coded pixels, those
- *      always-on rows) and S[t], and write their trains.
+ *   1. gather, op by op, the trains of their rows;
+ *   2. sum, for every spike (row i, step t), row i's weights into the
+ *      step's synaptic sum S[t] (a few KB, in L1): with int8 weights on
+ *      AMX (snn_amx.h: 64 rows × 16 steps × 16 columns a tile multiply,
+ *      dense over the rows) or AVX-512 VNNI (snn_vnni.h: four spiking rows
+ *      × 16 columns an instruction per step, sums in registers) where the
+ *      CPU has them; else from a list of the spikes of the rows that spiked,
+ *      one weight row (a contiguous vector of the transposed block) added
+ *      per spike, and a row that spiked in most steps adds its weights once
+ *      to the constant drive and subtracts them at the steps it was silent;
+ *   3. run their neurons' integrate / leak / fire / reset through the steps,
+ *      a vector of neurons at a time in registers, from the drive (bias,
+ *      current-coded pixels, those always-on rows) and S[t], and write their
+ *      trains.
  * Integer sums do not depend on their order, so this equals the step-by-step
  * definition exactly. A layer computes in int32 where snn_plan.c proves that
- * no potential or partial sum can leave it, else in int64 (the two copies of
- * snn_layer.inc). Potentials are carried between chunks only when T > 16.
+ * no potential or partial sum can leave it, else in int64 (the copies of
+ * snn_layer.inc: int32 sums of int8 or of int32 weights, int64 sums). Potentials are carried between chunks only when T > 16.
  *
  * Images are independent and each is run whole by one thread with its own
  * state; results do not depend on the thread count or on how images are
  * split between calls (poisson draws hash the image's global index,
- * snn_input.c). The hot loops are compiled for AVX-512, AVX2 and plain
- * x86-64, picked at load time (SNN_CLONES). */
+ * snn_input.c), nor on the path: sums are exact integers. The hot loops are
+ * compiled for AVX-512, AVX2 and plain x86-64, picked at load time
+ * (SNN_CLONES); AMX and VNNI are picked per run (snn_plan.c). */
 #include <stdlib.h>
 #include <string.h>
 
