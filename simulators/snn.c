@@ -227,7 +227,9 @@ SNN_INLINE int snn_events(const SnnPlan *pl, uint32_t *restrict ev, int n, uint3
 SNN_CLONES
 static int64_t run_layer(const Chunk *c, const SnnLayer *l)
 {
-    return l->wide ? layer_64(c, l) : l->bytes ? layer_32b(c, l) : layer_32(c, l);
+    /* int8 weights only for AMX and VNNI: widening bytes costs the portable adds more than it saves */
+    const int bytes = l->bytes && (c->pl->amx || c->pl->vnni);
+    return l->wide ? layer_64(c, l) : bytes ? layer_32b(c, l) : layer_32(c, l);
 }
 
 /* Image `i` of the call: all T steps, chunk by chunk, then its spike count. */

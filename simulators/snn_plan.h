@@ -41,7 +41,7 @@ typedef struct {
     int64_t theta, leak;
     int linear;              /* CORE_LINEAR: integrates, never fires */
     int wide;                /* potentials or sums may leave int32: int64 throughout */
-    int bytes;               /* int32 and every weight fits int8: adds read wt8 (a quarter of the bytes) */
+    int bytes;               /* int32 and every weight fits int8: AMX and VNNI sum it in bytes */
     int reads_pixels;        /* some row reads an input neuron */
     size_t outs_first, outs_end; /* its outputs: outs[outs_first .. outs_end) */
 } SnnLayer;
