@@ -126,7 +126,7 @@ static int blocks_make(SnnPlan *pl, int lif, double leak)
                 wt[(size_t)i * stride + j] = w;
                 bytes &= w >= INT8_MIN && w <= INT8_MAX;
             }
-        /* the spikes' adds are bound by fetching weight rows: int8 where they fit */
+        /* AMX and VNNI multiply bytes: int8 where every weight fits */
         if (bytes) {
             int8_t *w8 = snn_lines((size_t)blk->rows * stride, 0);
             if (!(pl->wt8[b] = w8))
