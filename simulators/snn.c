@@ -8,31 +8,38 @@
  * this op can run all of them too. Each neuron's spikes in the chunk are one
  * 16-bit train. Consecutive ops that do not read each other (a layer,
  * snn_plan.h) then
- *   1. gather, op by op, the trains of their rows and keep the rows that
- *      spiked at all;
- *   2. add, for every spike (row i, step t), row i's weights (one contiguous
- *      vector of the transposed block) into the step's synaptic sum S[t] (a
- *      few KB, in L1); a row that spiked in most steps instead adds its
- *      weights once to the constant drive and subtracts them at the steps it
- *      was silent;
- *   3. run their neurons' integrate / leak / fire / reset through the steps
- *      as one vector, from the drive (bias, current-coded pixels, those
- *      always-on rows) and S[t], and write their trains.
+ *   1. gather, op by op, the trains of their rows;
+ *   2. sum, for every spike (row i, step t), row i's weights into the
+ *      step's synaptic sum S[t] (a few KB, in L1): with int8 weights on
+ *      AMX (snn_amx.h: 64 rows × 16 steps × 16 columns a tile multiply,
+ *      dense over the rows) or AVX-512 VNNI (snn_vnni.h: four spiking rows
+ *      × 16 columns an instruction per step, sums in registers) where the
+ *      CPU has them; else from a list of the spikes of the rows that spiked,
+ *      one weight row (a contiguous vector of the transposed block) added
+ *      per spike, and a row that spiked in most steps adds its weights once
+ *      to the constant drive and subtracts them at the steps it was silent;
+ *   3. run their neurons' integrate / leak / fire / reset through the steps,
+ *      a vector of neurons at a time in registers, from the drive (bias,
+ *      current-coded pixels, those always-on rows) and S[t], and write their
+ *      trains.
  * Integer sums do not depend on their order, so this equals the step-by-step
  * definition exactly. A layer computes in int32 where snn_plan.c proves that
- * no potential or partial sum can leave it, else in int64 (the two copies of
- * snn_layer.inc). Potentials are carried between chunks only when T > 16.
+ * no potential or partial sum can leave it, else in int64 (the copies of
+ * snn_layer.inc: int32 sums of int8 or of int32 weights, int64 sums). Potentials are carried between chunks only when T > 16.
  *
  * Images are independent and each is run whole by one thread with its own
  * state; results do not depend on the thread count or on how images are
  * split between calls (poisson draws hash the image's global index,
- * snn_input.c). The hot loops are compiled for AVX-512, AVX2 and plain
- * x86-64, picked at load time (SNN_CLONES). */
+ * snn_input.c), nor on the path: sums are exact integers. The hot loops are
+ * compiled for AVX-512, AVX2 and plain x86-64, picked at load time
+ * (SNN_CLONES); AMX and VNNI are picked per run (snn_plan.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "simulators.h"
 #include "snn_plan.h"
+#include "snn_amx.h"
+#include "snn_vnni.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SNN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -46,6 +53,21 @@
 #define SNN_INLINE static inline
 #endif
 
+/* Weight rows prefetched this many spikes ahead. */
+#define SNN_AHEAD 16
+
+/* A spike event: (row << SNN_STEP_BITS) | step. */
+#define SNN_STEP_BITS 4
+
+/* Where S[t + 1] starts after S[t] in a layer of `cols` (padded) columns:
+ * a vector further, so that the steps of one row's spikes are not 4 KB
+ * apart (loads that alias earlier stores mod 4 KB wait for them), with
+ * room for a weight row's padding to run past the last column. */
+static inline size_t snn_sum_stride(int cols)
+{
+    return (size_t)cols + SNN_PAD;
+}
+
 /* One thread's working memory, reused image after image. A layer uses the
  * _32 or the _64 scratch (snn_layer.inc). */
 typedef struct {
@@ -54,9 +76,12 @@ typedef struct {
     int32_t *v_32, *drive_32, *sum_32; /* [max_cols]: a layer's potentials and its gain at every */
     int64_t *v_64, *drive_64, *sum_64; /* step; sum [SNN_CHUNK][max_cols]: per step, 0 between layers */
     uint16_t *layer_train; /* [max_cols]: a layer's trains, before they go to their neurons */
-    int32_t *act_row;    /* [max_rows]: the op's rows that spiked in the chunk ... */
+    int32_t *act_row;    /* [max_rows + 16]: the op's rows that spiked in the chunk ... */
     uint16_t *act_train; /* ... and their trains */
+    uint32_t *events;    /* [SNN_CHUNK · max_rows + 16]: their spikes (snn_events) */
     uint64_t *keys;      /* [n_inputs]: the pixels' poisson streams */
+    void *vnni;          /* snn_vnni_accumulate's scratch, if the plan uses it */
+    void *amx;           /* snn_amx_accumulate's, likewise */
 } SnnState;
 
 static void state_free(SnnState *st)
@@ -72,7 +97,10 @@ static void state_free(SnnState *st)
     free(st->layer_train);
     free(st->act_row);
     free(st->act_train);
+    free(st->events);
     free(st->keys);
+    free(st->vnni);
+    free(st->amx);
 }
 
 static int state_make(const SnnPlan *pl, SnnState *st)
@@ -80,22 +108,28 @@ static int state_make(const SnnPlan *pl, SnnState *st)
     const Program *p = pl->p;
     size_t cores = (size_t)(p->n_neurons - p->n_inputs), pixels = (size_t)p->n_inputs;
     /* a weight row's padding may run SNN_PAD past the last column */
-    size_t cols = (size_t)snn_padded(pl->max_cols) + SNN_PAD, sums = SNN_CHUNK * cols;
+    size_t cols = (size_t)snn_padded(pl->max_cols) + SNN_PAD, sums = SNN_CHUNK * snn_sum_stride(snn_padded(pl->max_cols));
     memset(st, 0, sizeof *st);
-    int failed = !(st->trains = calloc((size_t)p->n_neurons + 1, sizeof *st->trains));
+    /* a slot after the last train: snn_vnni_gather reads 4 bytes a train */
+    int failed = !(st->trains = calloc((size_t)p->n_neurons + 2, sizeof *st->trains));
     if (pl->T > SNN_CHUNK)
         failed |= !(st->v = malloc(sizeof *st->v * (cores ? cores : 1)));
-    failed |= !(st->v_32 = malloc(sizeof *st->v_32 * cols)) ||
-              !(st->drive_32 = malloc(sizeof *st->drive_32 * cols)) ||
-              !(st->sum_32 = calloc(sums, sizeof *st->sum_32));
+    failed |= !(st->v_32 = snn_lines(sizeof *st->v_32 * cols, 0)) ||
+              !(st->drive_32 = snn_lines(sizeof *st->drive_32 * cols, 0)) ||
+              !(st->sum_32 = snn_lines(sums * sizeof *st->sum_32, 1));
     if (pl->any_wide)
-        failed |= !(st->v_64 = malloc(sizeof *st->v_64 * cols)) ||
-                  !(st->drive_64 = malloc(sizeof *st->drive_64 * cols)) ||
-                  !(st->sum_64 = calloc(sums, sizeof *st->sum_64));
+        failed |= !(st->v_64 = snn_lines(sizeof *st->v_64 * cols, 0)) ||
+                  !(st->drive_64 = snn_lines(sizeof *st->drive_64 * cols, 0)) ||
+                  !(st->sum_64 = snn_lines(sums * sizeof *st->sum_64, 1));
     failed |= !(st->layer_train = malloc(sizeof *st->layer_train * cols)) ||
-              !(st->act_row = malloc(sizeof *st->act_row * (size_t)pl->max_rows)) ||
-              !(st->act_train = malloc(sizeof *st->act_train * (size_t)pl->max_rows)) ||
+              !(st->act_row = malloc(sizeof *st->act_row * ((size_t)pl->max_rows + 16))) ||
+              !(st->act_train = malloc(sizeof *st->act_train * ((size_t)pl->max_rows + 16))) ||
+              !(st->events = malloc(sizeof *st->events * ((size_t)pl->max_rows * SNN_CHUNK + 16))) ||
               !(st->keys = malloc(sizeof *st->keys * (pixels ? pixels : 1)));
+    if (pl->vnni)
+        failed |= !(st->vnni = snn_lines(snn_vnni_scratch(pl->max_rows, pl->max_cols), 0));
+    if (pl->amx)
+        failed |= !(st->amx = snn_lines(snn_amx_scratch(pl->max_rows), 0));
     if (failed)
         return state_free(st), -1;
     return 0;
@@ -136,27 +170,66 @@ SNN_INLINE int gather(const uint16_t *restrict trains, const int32_t *restrict i
     return n;
 }
 
-#define SNN_V int32_t
-#define SNN_SFX 32
 #if defined(__GNUC__) || defined(__clang__)
 typedef int32_t SnnVector32 __attribute__((vector_size(SNN_PAD * sizeof(int32_t))));
+typedef int8_t SnnWeights8 __attribute__((vector_size(SNN_PAD * sizeof(int8_t))));
+typedef uint16_t SnnTrains16 __attribute__((vector_size(SNN_PAD * sizeof(uint16_t))));
 #define SNN_VECTOR SnnVector32
 #endif
+/* Appends the spikes of train m as events base | step to ev[n ..], returns
+ * the new n: a byte of the train at a time, by table, with no branch on its
+ * bits (the table's 8 entries are stored whatever the count; ev has room). */
+SNN_INLINE int snn_events(const SnnPlan *pl, uint32_t *restrict ev, int n, uint32_t base, uint32_t m)
+{
+    const uint8_t *lo = pl->bit_at[m & 0xff], *hi = pl->bit_at[m >> 8];
+    for (int k = 0; k < 8; k++)
+        ev[n + k] = base | lo[k];
+    n += pl->bit_count[m & 0xff];
+    for (int k = 0; k < 8; k++)
+        ev[n + k] = base | (8u + hi[k]);
+    return n + pl->bit_count[m >> 8];
+}
+
+#define SNN_V int32_t
+#define SNN_ACC 32
+#define SNN_W int8_t
+#define SNN_WVECTOR SnnWeights8
+#define SNN_WT wt8
+#define SNN_SFX 32b
+#define SNN_VNNI
+#include "snn_layer.inc"
+#undef SNN_VNNI
+#undef SNN_W
+#undef SNN_WVECTOR
+#undef SNN_WT
+#undef SNN_SFX
+#define SNN_W int32_t
+#define SNN_WVECTOR SnnVector32
+#define SNN_WT wt
+#define SNN_SFX 32
 #include "snn_layer.inc"
 #undef SNN_V
+#undef SNN_ACC
 #undef SNN_SFX
 #undef SNN_VECTOR
+#undef SNN_WVECTOR
 #define SNN_V int64_t
+#define SNN_ACC 64
 #define SNN_SFX 64
 #include "snn_layer.inc"
 #undef SNN_V
+#undef SNN_ACC
+#undef SNN_W
+#undef SNN_WT
 #undef SNN_SFX
 
-/* Layer l over one chunk, in int32 where it fits. Returns the spikes fired. */
+/* Layer l over one chunk, in int32 (of int8 weights) where it fits. Returns the spikes fired. */
 SNN_CLONES
 static int64_t run_layer(const Chunk *c, const SnnLayer *l)
 {
-    return l->wide ? layer_64(c, l) : layer_32(c, l);
+    /* int8 weights only for AMX and VNNI: widening bytes costs the portable adds more than it saves */
+    const int bytes = l->bytes && (c->pl->amx || c->pl->vnni);
+    return l->wide ? layer_64(c, l) : bytes ? layer_32b(c, l) : layer_32(c, l);
 }
 
 /* Image `i` of the call: all T steps, chunk by chunk, then its spike count. */
@@ -167,6 +240,8 @@ static void run_image(const SnnPlan *pl, SnnState *st, const int32_t *x, size_t 
     if (st->v)
         memset(st->v, 0, sizeof *st->v * (size_t)(p->n_neurons - p->n_inputs));
     snn_input_begin(&pl->coding, p->n_inputs, image, st->keys);
+    if (pl->amx)
+        snn_amx_begin();
     int64_t fired = 0;
     for (int t0 = 0; t0 < pl->T; t0 += SNN_CHUNK) {
         int steps = pl->T - t0 < SNN_CHUNK ? pl->T - t0 : SNN_CHUNK;
@@ -180,6 +255,8 @@ static void run_image(const SnnPlan *pl, SnnState *st, const int32_t *x, size_t 
                 cnt[k] = (t0 ? cnt[k] : 0) + (int32_t)train_count(st->trains[1 + k]);
         }
     }
+    if (pl->amx)
+        snn_amx_end();
     if (out->spikes)
         out->spikes[i] = fired;
 }

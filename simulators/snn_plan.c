@@ -5,13 +5,36 @@
 #include <string.h>
 
 #include "snn_plan.h"
+#include "snn_amx.h"
+#include "snn_vnni.h"
+
+void *snn_lines(size_t bytes, int zero)
+{
+    size_t size = (bytes + 63) / 64 * 64;
+    void *m = aligned_alloc(64, size ? size : 64);
+    if (m && zero)
+        memset(m, 0, size);
+    return m;
+}
 
 void snn_plan_free(SnnPlan *pl)
 {
     if (pl->wt)
         for (int b = 0; b < pl->p->n_blocks; b++)
             free(pl->wt[b]);
+    if (pl->wt8)
+        for (int b = 0; b < pl->p->n_blocks; b++)
+            free(pl->wt8[b]);
+    if (pl->wamx)
+        for (int b = 0; b < pl->p->n_blocks; b++)
+            free(pl->wamx[b]);
+    if (pl->bias32)
+        for (int b = 0; b < pl->p->n_blocks; b++)
+            free(pl->bias32[b]);
+    free(pl->bias32);
     free(pl->wt);
+    free(pl->wt8);
+    free(pl->wamx);
     free(pl->theta);
     free(pl->leak);
     free(pl->layers);
@@ -72,22 +95,45 @@ static int blocks_make(SnnPlan *pl, int lif, double leak)
     const Program *p = pl->p;
     size_t nb = (size_t)(p->n_blocks > 0 ? p->n_blocks : 1);
     pl->wt = calloc(nb, sizeof *pl->wt);
+    pl->wt8 = calloc(nb, sizeof *pl->wt8);
+    pl->bias32 = calloc(nb, sizeof *pl->bias32);
     pl->theta = malloc(nb * sizeof *pl->theta);
     pl->leak = malloc(nb * sizeof *pl->leak);
-    if (!pl->wt || !pl->theta || !pl->leak)
+    if (!pl->wt || !pl->wt8 || !pl->bias32 || !pl->theta || !pl->leak)
         return -1;
     for (int b = 0; b < p->n_blocks; b++) {
         const CoreBlock *blk = &p->blocks[b];
         pl->theta[b] = (int64_t)1 << blk->shift;
+        int narrow = 1;
+        for (int j = 0; j < blk->cols; j++)
+            narrow &= blk->bias[j] >= INT32_MIN && blk->bias[j] <= INT32_MAX;
+        if (narrow) {
+            if (!(pl->bias32[b] = malloc(sizeof(int32_t) * (size_t)blk->cols)))
+                return -1;
+            for (int j = 0; j < blk->cols; j++)
+                pl->bias32[b][j] = (int32_t)blk->bias[j];
+        }
         /* leak is a fraction of θ; × 2^shift is exact in a double */
         pl->leak[b] = lif ? (int64_t)floor(leak * ldexp(1.0, blk->shift) + 0.5) : 0;
         const size_t stride = (size_t)snn_padded(blk->cols);
-        int32_t *wt = calloc((size_t)blk->rows * stride, sizeof *wt); /* padding stays 0 */
+        int32_t *wt = snn_lines((size_t)blk->rows * stride * sizeof *wt, 1); /* padding stays 0 */
         if (!(pl->wt[b] = wt))
             return -1;
+        int bytes = 1;
         for (int j = 0; j < blk->cols; j++)
-            for (int i = 0; i < blk->rows; i++)
-                wt[(size_t)i * stride + j] = blk->w[(size_t)j * blk->rows + i];
+            for (int i = 0; i < blk->rows; i++) {
+                int32_t w = blk->w[(size_t)j * blk->rows + i];
+                wt[(size_t)i * stride + j] = w;
+                bytes &= w >= INT8_MIN && w <= INT8_MAX;
+            }
+        /* AMX and VNNI multiply bytes: int8 where every weight fits */
+        if (bytes) {
+            int8_t *w8 = snn_lines((size_t)blk->rows * stride, 0);
+            if (!(pl->wt8[b] = w8))
+                return -1;
+            for (size_t k = 0; k < (size_t)blk->rows * stride; k++)
+                w8[k] = (int8_t)wt[k];
+        }
         pl->max_rows = blk->rows > pl->max_rows ? blk->rows : pl->max_rows;
     }
     return 0;
@@ -217,6 +263,18 @@ static int outputs_make(SnnPlan *pl, const int *layer_of)
     return 0;
 }
 
+/* The AMX tiles of the blocks with int8 weights. */
+static int amx_make(SnnPlan *pl)
+{
+    const Program *p = pl->p;
+    if (!(pl->wamx = calloc((size_t)(p->n_blocks > 0 ? p->n_blocks : 1), sizeof *pl->wamx)))
+        return -1;
+    for (int b = 0; b < p->n_blocks; b++)
+        if (pl->wt8[b] && !(pl->wamx[b] = snn_amx_weights(p->blocks[b].w, p->blocks[b].rows, p->blocks[b].cols)))
+            return -1;
+    return 0;
+}
+
 /* The layers: ops sorted by op_keys, cut greedily. */
 static int layers_make(SnnPlan *pl)
 {
@@ -239,7 +297,7 @@ static int layers_make(SnnPlan *pl)
         SnnLayer *l = &pl->layers[pl->n_layers - 1];
         if (!pl->n_layers || !joins(pl, l, &keys[r - 1], &keys[r])) {
             l = &pl->layers[pl->n_layers++];
-            *l = (SnnLayer){r, 0, 0, keys[r].theta, keys[r].leak, keys[r].linear, 0, 0, 0, 0};
+            *l = (SnnLayer){r, 0, 0, keys[r].theta, keys[r].leak, keys[r].linear, 0, 1, 0, 0, 0};
         }
         pl->order[r] = k;
         pl->op_col[k] = l->cols;
@@ -254,10 +312,16 @@ static int layers_make(SnnPlan *pl)
             l->wide |= !fits_int32(pl, op->block, op->in);
         else
             l->wide |= !block_fits[op->block];
+        l->bytes &= !l->wide && pl->wt8[op->block];
         pl->any_wide |= l->wide;
         pl->max_cols = l->cols > pl->max_cols ? l->cols : pl->max_cols;
     }
-    int failed = outputs_make(pl, layer_of);
+    int any_bytes = 0;
+    for (int l = 0; l < pl->n_layers; l++)
+        any_bytes |= pl->layers[l].bytes;
+    pl->vnni = any_bytes && snn_vnni_usable();
+    pl->amx = any_bytes && snn_amx_usable();
+    int failed = outputs_make(pl, layer_of) || (pl->amx && amx_make(pl));
     free(keys);
     free(layer_of);
     free(block_fits);
@@ -277,6 +341,10 @@ int snn_plan_make(const Program *p, const Hw *hw, SnnPlan *pl)
         (hw->neuron.reset != HW_RESET_SUBTRACT && !pl->reset_zero) ||
         (coding != HW_IN_CURRENT && coding != HW_IN_RATE && coding != HW_IN_POISSON) || !wiring_ok(p))
         return -1;
+    for (int byte = 0; byte < 256; byte++)
+        for (int bit = 0; bit < 8; bit++)
+            if (byte >> bit & 1)
+                pl->bit_at[byte][pl->bit_count[byte]++] = (uint8_t)bit;
     if (blocks_make(pl, hw->neuron.activation == HW_ACT_LIF, leak) || layers_make(pl)) {
         snn_plan_free(pl);
         return -1;

@@ -41,6 +41,7 @@ typedef struct {
     int64_t theta, leak;
     int linear;              /* CORE_LINEAR: integrates, never fires */
     int wide;                /* potentials or sums may leave int32: int64 throughout */
+    int bytes;               /* int32 and every weight fits int8: AMX and VNNI sum it in bytes */
     int reads_pixels;        /* some row reads an input neuron */
     size_t outs_first, outs_end; /* its outputs: outs[outs_first .. outs_end) */
 } SnnLayer;
@@ -51,16 +52,28 @@ typedef struct {
     int reset_zero;
     SnnCoding coding;
     int32_t **wt;            /* per block: weights transposed, [rows][snn_padded(cols)] */
+    int8_t **wt8;            /* per block: the same as int8 where every weight fits, else NULL */
+    int8_t **wamx;           /* per block with wt8, if amx: its weights as AMX tiles (snn_amx.h) */
+    int32_t **bias32;        /* per block: its biases as int32, where they fit (else NULL) */
     int64_t *theta;          /* per block: the threshold 2^shift */
     int64_t *leak;           /* per block: how far V moves toward 0 per step (0 unless lif) */
     int any_wide;            /* some layer is wide */
+    int vnni;                /* layers of int8 weights sum on VNNI (snn_vnni.h) ... */
+    int amx;                 /* ... or on AMX (snn_amx.h), where the CPU has them */
     int max_rows, max_cols;  /* the largest op's rows, the widest layer's cols */
     int n_layers;
     SnnLayer *layers;        /* by depth: a layer reads only pixels and earlier layers */
     int *order;              /* [n_ops]: the ops, layer by layer */
     int32_t *op_col;         /* [n_ops]: where op k's neurons start among its layer's columns */
     SnnOutputCol *outs;      /* [n_outputs], layer by layer */
+    uint8_t bit_at[256][8];  /* the positions of the set bits of a byte, lowest first */
+    uint8_t bit_count[256];  /* and how many */
 } SnnPlan;
+
+/* `bytes` of memory starting on a cache line (free() it), zeroed if
+ * `zero`: whole-vector loads and stores of rows that start on a line then
+ * never split one. NULL on OOM. */
+void *snn_lines(size_t bytes, int zero);
 
 /* Checks the arguments (see snn_run in simulators.h) and builds the plan.
  * 0, or -1 (bad arguments or OOM) with nothing left allocated. */

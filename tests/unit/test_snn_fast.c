@@ -6,7 +6,8 @@
  * accuracy after every step). Random programs shaped to reach its corners:
  * T not a multiple of 16, layers cut at SNN_LAYER_COLS, a layer of one wider
  * op, ops out of depth order, rows at constant 0, saturated rows (the
- * drive path), weights big enough for the int64 path, all three codings,
+ * drive path), weights big enough for the int64 path, int8 weights (the
+ * AMX and VNNI paths where the CPU has them, and the portable one), all three codings,
  * IF and LIF, both resets, 1 and 2 threads. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,8 @@
 #include "simulators/simulators.h"
 #include "simulators/snn_plan.h"
 #include "simulators/snn_reference.h"
+#include "simulators/snn_amx.h"
+#include "simulators/snn_vnni.h"
 
 #define N_IN 40
 #define N_OUT 10
@@ -213,10 +216,15 @@ static int64_t expect_fast_equals_reference(const Program *p, const Hw *hw, cons
     long want_right[40], right[40];
     right_by_step(&ref, T, want_right);
     const int threads = omp_get_max_threads();
-    for (int th = 1; th <= 2; th++) {
+    for (int run = 0; run < 6; run++) { /* 1 and 2 threads, each on AMX, VNNI and neither (where the CPU has them) */
+        const int th = 1 + run % 2;
         memset(&fast, 0xa5, sizeof fast);
         omp_set_num_threads(th);
+        snn_amx_allow(run < 2);
+        snn_vnni_allow(run < 4);
         int status = snn_run(p, hw, x, N_IMAGES, 300, &(SnnOutput){fast.logits, fast.final, fast.spikes, fast.counts});
+        snn_amx_allow(1);
+        snn_vnni_allow(1);
         omp_set_num_threads(threads);
         assert_int_equal(status, 0);
         assert_memory_equal(fast.logits, ref.logits, sizeof(int64_t) * N_IMAGES * (size_t)T * N_OUT);
@@ -246,6 +254,18 @@ static unsigned wide_layers(const Program *p, const Hw *hw, int *n_layers)
     *n_layers = pl.n_layers;
     snn_plan_free(&pl);
     return wide;
+}
+
+/* Which layers add int8 weights (bit l: layer l). */
+static unsigned byte_layers(const Program *p, const Hw *hw)
+{
+    SnnPlan pl;
+    assert_int_equal(snn_plan_make(p, hw, &pl), 0);
+    unsigned bytes = 0;
+    for (int l = 0; l < pl.n_layers && l < 32; l++)
+        bytes |= (unsigned)pl.layers[l].bytes << l;
+    snn_plan_free(&pl);
+    return bytes;
 }
 
 /* Every coding, IF and LIF, both resets, T = 1, 20 and 40 on one program:
@@ -279,6 +299,7 @@ static void test_int32_layers(void **state)
             Hw hw = snn_hw(coding, HW_ACT_IF, HW_RESET_SUBTRACT, 40);
             assert_int_equal(wide_layers(p, &hw, &n_layers), 0);
             assert_int_equal(n_layers, 8); /* A ×2 (cut at SNN_LAYER_COLS), A2, B, W, C, Q + R, P */
+            assert_int_equal(byte_layers(p, &hw), 0xff); /* weights of ±8 */
         }
         sweep_hw(p, x, 2000);
         free(x);
@@ -314,6 +335,7 @@ static void test_mixed_layers(void **state)
     /* layers: A2 (the smaller θ of depth 1 first), A ×2, B, W, C, Q + R, P */
     Hw hw = snn_hw(HW_IN_RATE, HW_ACT_LIF, HW_RESET_ZERO, 20);
     assert_int_equal(wide_layers(p, &hw, &n_layers), 1u << 4 | 1u << 5 | 1u << 6 | 1u << 7);
+    assert_int_equal(byte_layers(p, &hw), 1u << 0 | 1u << 3); /* A2, B: small; A medium */
     hw.io.input_coding = HW_IN_CURRENT;
     assert_int_equal(wide_layers(p, &hw, &n_layers), 1u << 1 | 1u << 2 | 1u << 4 | 1u << 5 | 1u << 6 | 1u << 7);
     sweep_hw(p, x, 2000);
