@@ -268,23 +268,6 @@ static int make_sparse(const CoreBlock *k, FastBlock *f, size_t nnz)
     return 0;
 }
 
-/* Wb as int8 rows padded to kp, when every weight fits (else w8 stays NULL
- * and the block takes the float path). */
-static int make_int8(const CoreBlock *k, FastBlock *f)
-{
-    for (size_t t = 0; t < (size_t)f->nb * k->rows; t++)
-        if (f->wb[t] < -128 || f->wb[t] > 127)
-            return 0;
-    f->kp = gemm_u8_kp(k->rows);
-    f->w8 = calloc((size_t)f->nb * f->kp, 1);
-    if (!f->w8)
-        return -1;
-    for (int c = 0; c < f->nb; c++)
-        for (int i = 0; i < k->rows; i++)
-            f->w8[(size_t)c * f->kp + i] = (int8_t)f->wb[(size_t)c * k->rows + i];
-    return 0;
-}
-
 static int make_block(const CoreBlock *k, int use_u8, FastBlock *f)
 {
     size_t nnz = 0;
@@ -301,7 +284,9 @@ static int make_block(const CoreBlock *k, int use_u8, FastBlock *f)
         return make_sparse(k, f, nnz);
     if (make_dense(k, f))
         return -1;
-    return f->u8 ? make_int8(k, f) : 0;
+    /* Wb as int8 when every weight fits (else w8 stays NULL: the float path) */
+    f->kp = gemm_u8_kp(k->rows);
+    return f->u8 ? gemm_u8_weights(f->wb, f->nb, k->rows, &f->w8) : 0;
 }
 
 /* Each dense block's chunk for L lanes, and the scratch that needs. */

@@ -21,6 +21,23 @@
 #define KERNEL_TARGET __attribute__((target("avx512f,avx512bw,avx512vnni")))
 #endif
 
+int gemm_u8_weights(const float *w, int m, int k, int8_t **out)
+{
+    *out = NULL;
+    for (size_t t = 0; t < (size_t)m * k; t++)
+        if (w[t] < -128 || w[t] > 127)
+            return 0;
+    const int kp = gemm_u8_kp(k);
+    int8_t *w8 = calloc((size_t)m * kp + 1, 1);
+    if (!w8)
+        return -1;
+    for (int r = 0; r < m; r++)
+        for (int i = 0; i < k; i++)
+            w8[(size_t)r * kp + i] = (int8_t)w[(size_t)r * k + i];
+    *out = w8;
+    return 0;
+}
+
 int gemm_u8_supported(void)
 {
 #ifdef GEMM_U8_X86

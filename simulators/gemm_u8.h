@@ -31,6 +31,12 @@ static inline int gemm_u8_kp(int k)
     return (k + 3) / 4 * 4;
 }
 
+/* W (m rows of k floats holding integers) as the int8 rows of kp that
+ * gemm_u8_run takes: 0 with *out set (free() it), or 0 with *out NULL when
+ * a weight lies outside −128 .. 127 (the caller keeps its float path);
+ * -1 on OOM. Needs no particular CPU. */
+int gemm_u8_weights(const float *w, int m, int k, int8_t **out);
+
 /* One group of four rows into the packed X: dst[l · 4 + c] = rows[c][l]
  * for l < len (len a multiple of 16); a NULL row gives zeros. */
 void gemm_u8_pack4(const uint8_t *const rows[4], int len, uint8_t *dst);

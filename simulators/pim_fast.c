@@ -242,23 +242,6 @@ static int make_sparse(const PimChip *chip, const PimBlock *b, size_t nnz, FastB
     return 0;
 }
 
-/* The stacked conductances as int8 rows padded to kp, when every one fits
- * (else g8 stays NULL and the block takes the float path). */
-static int make_int8(const PimBlock *b, FastBlock *f)
-{
-    for (size_t t = 0; t < (size_t)f->stacked * b->rows; t++)
-        if (f->gs[t] < -128 || f->gs[t] > 127)
-            return 0;
-    f->kp = gemm_u8_kp(b->rows);
-    f->g8 = calloc((size_t)f->stacked * f->kp, 1);
-    if (!f->g8)
-        return -1;
-    for (int r = 0; r < f->stacked; r++)
-        for (int i = 0; i < b->rows; i++)
-            f->g8[(size_t)r * f->kp + i] = (int8_t)f->gs[(size_t)r * b->rows + i];
-    return 0;
-}
-
 /* 1 if block b is inside the fast path's exact ranges (its table made). */
 static int make_block(const PimChip *chip, const PimBlock *b, PimFast *pf, FastBlock *f)
 {
@@ -301,7 +284,10 @@ static int make_block(const PimChip *chip, const PimBlock *b, PimFast *pf, FastB
         return make_sparse(chip, b, nnz, f) ? -1 : 1;
     if (make_dense(chip, b, chip->offset != 0, f))
         return -1;
-    if (f->u8 && make_int8(b, f))
+    /* the stacked conductances as int8 when every one fits (else g8 stays
+     * NULL: the float path) */
+    f->kp = gemm_u8_kp(b->rows);
+    if (f->u8 && gemm_u8_weights(f->gs, f->stacked, b->rows, &f->g8))
         return -1;
     long chunk = (f->g8 ? X_BYTES / f->kp : X_FLOATS / b->rows) / ((long)chip->slices * MAX_LANES);
     f->chunk = chunk < 1 ? 1 : chunk > chip->n_ops ? chip->n_ops : (int)chunk;
@@ -497,6 +483,23 @@ static void ones_sum(const Batch *bt, const int32_t *ones, size_t slice, int32_t
     }
 }
 
+/* After either product, the column sums of nq ops in y32 ([stacked][slices
+ * · nq · L]): each op's Σ x, then its neurons. */
+static void finish_dense(const Batch *bt, const PimBlock *b, const FastBlock *f, const int *ops, int nq)
+{
+    const PimChip *chip = bt->chip;
+    const PimFast *pf = chip->fast;
+    const int L = bt->lanes, n = nq * L, width = chip->slices * n;
+    int32_t sum_x[MAX_LANES];
+    for (int q = 0; q < nq; q++) {
+        if (chip->offset)
+            ones_sum(bt, bt->y32 + (size_t)pf->groups * f->nb * width + (size_t)q * L, (size_t)n, sum_x);
+        for (int j = 0; j < b->cols; j++)
+            finish_dense_column(bt, b, f, ops[q], j, bt->y32 + (size_t)q * L, (size_t)width, (size_t)n,
+                                chip->offset ? sum_x : NULL);
+    }
+}
+
 LANES_HOT static void run_dense(const Batch *bt, const PimBlock *b, const FastBlock *f, const int *ops, int nq)
 {
     const PimChip *chip = bt->chip;
@@ -529,14 +532,7 @@ LANES_HOT static void run_dense(const Batch *bt, const PimBlock *b, const FastBl
     const size_t total = (size_t)f->stacked * width;
     for (size_t t = 0; t < total; t++)
         bt->y32[t] = (int32_t)bt->y[t];
-    int32_t sum_x[MAX_LANES];
-    for (int q = 0; q < nq; q++) {
-        if (chip->offset)
-            ones_sum(bt, bt->y32 + (size_t)pf->groups * f->nb * width + (size_t)q * L, (size_t)n, sum_x);
-        for (int j = 0; j < b->cols; j++)
-            finish_dense_column(bt, b, f, ops[q], j, bt->y32 + (size_t)q * L, (size_t)width, (size_t)n,
-                                chip->offset ? sum_x : NULL);
-    }
+    finish_dense(bt, b, f, ops, nq);
 }
 
 /* The same on gemm_u8: the gather packs each four rows' slice bytes. */
@@ -574,14 +570,7 @@ LANES_HOT static void run_dense_u8(const Batch *bt, const PimBlock *b, const Fas
         }
     }
     gemm_u8_run(f->stacked, width, f->kp, f->g8, bt->x8, x_stride, bt->y32, (size_t)width);
-    int32_t sum_x[MAX_LANES];
-    for (int q = 0; q < nq; q++) {
-        if (chip->offset)
-            ones_sum(bt, bt->y32 + (size_t)pf->groups * f->nb * width + (size_t)q * L, (size_t)n, sum_x);
-        for (int j = 0; j < b->cols; j++)
-            finish_dense_column(bt, b, f, ops[q], j, bt->y32 + (size_t)q * L, (size_t)width, (size_t)n,
-                                chip->offset ? sum_x : NULL);
-    }
+    finish_dense(bt, b, f, ops, nq);
 }
 
 /* One op of a sparse block: every (column, array, cell) adds its few

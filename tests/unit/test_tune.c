@@ -163,6 +163,19 @@ static void test_ranges_clip_outliers(void **state)
     program_free(fp);
 }
 
+/* The share of n images whose largest of 10 logits is their label. */
+static double share_right(const int64_t *logits, const uint8_t *labels, int n)
+{
+    int right = 0;
+    for (int i = 0; i < n; i++) {
+        int best = 0;
+        for (int c = 1; c < 10; c++)
+            best = logits[i * 10 + c] > logits[i * 10 + best] ? c : best;
+        right += best == labels[i];
+    }
+    return (double)right / n;
+}
+
 /* Test accuracy (ANN simulator) of p on the first n test images. */
 static double accuracy(const Program *p, const Dataset *ds, int n)
 {
@@ -171,16 +184,10 @@ static double accuracy(const Program *p, const Dataset *ds, int n)
     int64_t *logits = malloc(sizeof *logits * 10 * n);
     quantise_pixels(p, ds->test.pixels, in * n, q);
     assert_int_equal(ann_run(p, q, n, logits), 0);
-    int right = 0;
-    for (int i = 0; i < n; i++) {
-        int best = 0;
-        for (int c = 1; c < 10; c++)
-            best = logits[i * 10 + c] > logits[i * 10 + best] ? c : best;
-        right += best == ds->test.labels[i];
-    }
+    double a = share_right(logits, ds->test.labels, n);
     free(q);
     free(logits);
-    return (double)right / n;
+    return a;
 }
 
 static void test_full_lenet5_4bit(void **state)
@@ -237,17 +244,11 @@ static double pim_accuracy(const Program *p, const Hw *hw, const Dataset *ds, in
     int64_t *logits = malloc(sizeof *logits * 10 * n);
     quantise_pixels(p, ds->test.pixels, in * n, q);
     assert_int_equal(pim_run(chip, q, n, logits), 0);
-    int right = 0;
-    for (int i = 0; i < n; i++) {
-        int best = 0;
-        for (int c = 1; c < 10; c++)
-            best = logits[i * 10 + c] > logits[i * 10 + best] ? c : best;
-        right += best == ds->test.labels[i];
-    }
+    double a = share_right(logits, ds->test.labels, n);
     pim_free(chip);
     free(q);
     free(logits);
-    return (double)right / n;
+    return a;
 }
 
 /* On prime's 6-bit ADCs the walk fits each part on what the PIM simulator
