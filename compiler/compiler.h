@@ -64,6 +64,10 @@ typedef struct {
     const uint8_t *calib;
     int n_calib;
     int approx_width, approx_samples;
+    /* Data re-encoding (tune.expand): every materialised ReLU value is
+     * carried by this many neurons (CoreBlock.expand), its readers taking
+     * 1/expand of each; 0 or 1 = off. Logits and partial sums are not. */
+    int expand;
 } ReformOptions;
 
 /* Graph reform (compiler/reform.c): the inference function of net, with the

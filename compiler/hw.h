@@ -24,7 +24,7 @@ enum { HW_IN_CURRENT, HW_IN_RATE, HW_IN_POISSON };   /* io.input_coding */
 enum { HW_ACT_RELU, HW_ACT_IF, HW_ACT_LIF };         /* neuron.activation */
 enum { HW_RESET_SUBTRACT, HW_RESET_ZERO };           /* neuron.reset */
 /* tune.phases: a set of the multi-phase weight-tuning steps (DESIGN.md §2.3). */
-enum { HW_PHASE_FREE = 1, HW_PHASE_RANGE = 2, HW_PHASE_ROUND = 4 };
+enum { HW_PHASE_FREE = 1, HW_PHASE_RANGE = 2, HW_PHASE_ROUND = 4, HW_PHASE_E2E = 8 };
 
 #define HW_NAME_MAX 64
 

@@ -24,7 +24,7 @@ static const char *const act_words[] = {[HW_ACT_RELU] = "relu", [HW_ACT_IF] = "i
 static const char *const reset_words[] = {[HW_RESET_SUBTRACT] = "subtract",
                                           [HW_RESET_ZERO] = "zero"};
 /* Bit i of tune.phases is phase_words[i] (HW_PHASE_FREE = 1 << 0, ...). */
-static const char *const phase_words[] = {"free", "range", "round"};
+static const char *const phase_words[] = {"free", "range", "round", "e2e"};
 
 const HwSection hw_sections[] = {
     {"target", "What the chip is: its label and its kind of core."},
@@ -152,7 +152,8 @@ const HwKey hw_keys[] = {
     {"tune", "phases", HW_FLAGS, OFF(tune.phases), WORDS(phase_words),
      .def = "free,range,round",
      .doc = "Weight-tuning phases, run in this order: free = full precision; range = choose "
-            "scales and clip; round = round progressively, tuning the rest."},
+            "scales and clip; round = round progressively, tuning the rest; e2e = then every "
+            "part at once for the network's output."},
     {"tune", "seed", HW_SEED, OFF(tune.seed), 0, SEED_MAX, .def = "1",
      .doc = "Seed of sampling, initialisation and the rounding order."},
 };

@@ -210,8 +210,12 @@ int quantise_scaled(const Program *fp, const Hw *hw, const uint8_t *calib, int n
             double q = nearbyint(we[i] * f);
             w[i] = (int32_t)(q > wmax ? wmax : q < -wmax ? -wmax : q);
         }
+        /* Re-encoded values: copy m of each sits expand_offset(m) levels
+         * up (a level is f, or on a spiking chip a spike over the window). */
+        const double level = snn ? f / (hw->io.window > 0 ? hw->io.window : 1) : f;
+        const int ex = fb->act == CORE_RELU && fb->expand > 1 ? fb->expand : 1;
         for (int j = 0; j < fb->cols; j++)
-            b[j] = llround(fb->bf[j] * f / s_out + snn_round);
+            b[j] = llround(fb->bf[j] * f / s_out + snn_round + expand_offset(ex, j % ex) * level);
         int blk = int_block(p, &d, fb->rows, fb->cols, w, b, shift, fb->act);
         if (blk < 0 || program_add_op(p, blk, op->in, op->part, op->group) < 0)
             rc = errf(err, errlen, "out of memory");

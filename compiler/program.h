@@ -25,6 +25,10 @@
 
 #define PROGRAM_ZERO (-1) /* an input row wired to constant 0 */
 
+/* Copy m of k (data re-encoding, CoreBlock.expand): its offset in levels,
+ * spread evenly over (−1/2, 1/2) so the copies' rounding errors cancel. */
+static inline double expand_offset(int k, int m) { return k > 1 ? (m + 0.5) / k - 0.5 : 0; }
+
 typedef enum { CORE_RELU, CORE_LINEAR } CoreActivation;
 
 typedef struct {
@@ -44,6 +48,12 @@ typedef struct {
     /* A float program (the `reform` strategy: core ops before any
      * quantisation) has these instead, and an unbounded ReLU. */
     float *wf, *bf;
+    /* Data re-encoding (tune.expand, float programs): each value is carried
+     * by `expand` neurons, its columns c·expand .. c·expand + expand − 1,
+     * identical in float; quantising gives copy m the level offset
+     * expand_offset(expand, m), so that their sum resolves 1/expand of a
+     * level (a dithered code). 0 or 1: one neuron per value. */
+    int expand;
 } CoreBlock;
 
 typedef struct {

@@ -87,18 +87,20 @@ static uint64_t block_hash(int rows, int cols, CoreActivation act, const float *
 }
 
 static int same_block(const CoreBlock *k, int rows, int cols, CoreActivation act, const float *w,
-                      const float *b)
+                      const float *b, int expand)
 {
-    return k->rows == rows && k->cols == cols && k->act == act &&
+    return k->rows == rows && k->cols == cols && k->act == act && (k->expand > 1 ? k->expand : 1) == expand &&
            !memcmp(k->wf, w, sizeof(float) * (size_t)rows * cols) &&
            !memcmp(k->bf, b, sizeof(float) * (size_t)cols);
 }
 
-/* The index of a block with these weights, added if new; -1 on OOM. */
-static int block_for(Reform *r, int rows, int cols, CoreActivation act, const float *w, const float *b)
+/* The index of a block with these weights (and re-encoding width), added
+ * if new; -1 on OOM. */
+static int block_for(Reform *r, int rows, int cols, CoreActivation act, const float *w, const float *b,
+                     int expand)
 {
     Program *p = r->p;
-    if (r->last_block && same_block(&p->blocks[r->last_block - 1], rows, cols, act, w, b))
+    if (r->last_block && same_block(&p->blocks[r->last_block - 1], rows, cols, act, w, b, expand))
         return r->last_block - 1;
     if ((size_t)(p->n_blocks + 1) * 2 > r->table_size) { /* grow and rehash */
         size_t size = r->table_size ? r->table_size * 2 : 1024;
@@ -118,13 +120,15 @@ static int block_for(Reform *r, int rows, int cols, CoreActivation act, const fl
     }
     size_t h = block_hash(rows, cols, act, w, b) & (r->table_size - 1);
     for (; r->table[h]; h = (h + 1) & (r->table_size - 1))
-        if (same_block(&p->blocks[r->table[h] - 1], rows, cols, act, w, b)) {
+        if (same_block(&p->blocks[r->table[h] - 1], rows, cols, act, w, b, expand)) {
             r->last_block = r->table[h];
             return r->table[h] - 1;
         }
     int idx = program_add_block_float(p, rows, cols, w, b, act);
-    if (idx >= 0)
+    if (idx >= 0) {
+        p->blocks[idx].expand = expand;
         r->table[h] = r->last_block = idx + 1;
+    }
     return idx;
 }
 
@@ -175,10 +179,20 @@ static int union_inputs(Reform *r, const Exprs *e, const size_t *elem, int k, in
     return 0;
 }
 
+/* Neurons per ReLU value (data re-encoding): tune.expand, at most what a
+ * partial op's two columns per channel leave room for. */
+static int partial_expand(const Reform *r)
+{
+    int ex = r->lim.expand > 1 ? r->lim.expand : 1, most = r->lim.cols / 2 > 1 ? r->lim.cols / 2 : 1;
+    return ex < most ? ex : most;
+}
+
 /* One core op (or a split-and-merge group) computing act(expr) for the k
- * elements elem[], over the neurons u[0..nu); writes their neurons to out_ids. */
+ * elements elem[], over the neurons u[0..nu), each value on `ex` neurons
+ * (data re-encoding; a split's partial sums on partial_expand's); writes
+ * their k·ex neurons to out_ids. */
 static int emit_group(Reform *r, const Exprs *e, const size_t *elem, int k, const int32_t *u, int nu,
-                      CoreActivation act, int level, int32_t *out_ids)
+                      CoreActivation act, int level, int ex, int32_t *out_ids)
 {
     Program *p = r->p;
     const int R = r->lim.rows;
@@ -190,31 +204,35 @@ static int emit_group(Reform *r, const Exprs *e, const size_t *elem, int k, cons
     for (int i = 0; i < nu; i++)
         if (u[i] != PROGRAM_ZERO)
             r->pos[u[i]] = i;
-    float *w = calloc((size_t)nu * k, sizeof *w), *b = malloc(sizeof *b * (size_t)k);
+    const int xk = nu <= R ? ex : 1; /* copies of each column in this op */
+    float *w = calloc((size_t)nu * k * xk, sizeof *w), *b = malloc(sizeof *b * (size_t)k * xk);
     if (!w || !b) {
         free(w);
         free(b);
         return fail_oom(r);
     }
-    for (int c = 0; c < k; c++) {
-        for (size_t t = e->start[elem[c]]; t < e->start[elem[c] + 1]; t++)
+    for (int c = 0; c < k * xk; c++) {
+        const size_t el = elem[c / xk];
+        for (size_t t = e->start[el]; t < e->start[el + 1]; t++)
             w[(size_t)c * nu + r->pos[e->id[t]]] = e->coef[t];
-        b[c] = e->k[elem[c]];
+        b[c] = e->k[el];
     }
     int rc = 0;
     if (nu <= R) {
-        int blk = block_for(r, nu, k, act, w, b);
+        int blk = block_for(r, nu, k * xk, act, w, b, xk);
         int32_t first = blk < 0 ? -1 : program_add_op(p, blk, u, r->part, r->group);
         if (first < 0)
             rc = fail_oom(r);
-        for (int c = 0; c < k && !rc; c++)
+        for (int c = 0; c < k * xk && !rc; c++)
             out_ids[c] = first + c;
     } else {
         /* Split-and-merge: G partial ops of at most R rows give relu(p), relu(−p)
-         * for each channel; the merge sums them (and may split again). */
+         * for each channel (each on ex neurons: they are values at the I/O
+         * precision too); the merge sums them (and may split again). */
         int G = (nu + R - 1) / R;
-        int32_t *mids = malloc(sizeof *mids * (size_t)2 * G * k);
-        float *pw = malloc(sizeof *pw * (size_t)R * 2 * k), *zb = calloc((size_t)2 * k, sizeof *zb);
+        const int px = partial_expand(r), P = 2 * k * px; /* a partial op's columns */
+        int32_t *mids = malloc(sizeof *mids * (size_t)G * P);
+        float *pw = malloc(sizeof *pw * (size_t)R * P), *zb = calloc((size_t)P, sizeof *zb);
         size_t *melem = malloc(sizeof *melem * (size_t)k);
         Exprs m;
         exprs_init(&m);
@@ -222,30 +240,28 @@ static int emit_group(Reform *r, const Exprs *e, const size_t *elem, int k, cons
             rc = fail_oom(r);
         for (int g = 0; g < G && !rc; g++) {
             int lo = g * nu / G, hi = (g + 1) * nu / G, rows = hi - lo;
-            for (int c = 0; c < k; c++)
+            for (int c = 0; c < P; c++) /* column (2·channel + sign)·px + copy */
                 for (int i = 0; i < rows; i++) {
-                    float v = w[(size_t)c * nu + lo + i];
-                    pw[(size_t)(2 * c) * rows + i] = v;
-                    pw[(size_t)(2 * c + 1) * rows + i] = -v;
+                    float v = w[(size_t)(c / (2 * px)) * nu + lo + i];
+                    pw[(size_t)c * rows + i] = c / px % 2 ? -v : v;
                 }
-            int blk = block_for(r, rows, 2 * k, CORE_RELU, pw, zb);
+            int blk = block_for(r, rows, P, CORE_RELU, pw, zb, px);
             int32_t first = blk < 0 ? -1 : program_add_op(p, blk, u + lo, r->part, level_group(r, level));
             if (first < 0 || reserve_pos(r))
                 rc = fail_oom(r);
-            for (int c = 0; c < 2 * k; c++)
-                mids[(size_t)g * 2 * k + c] = first + c;
+            for (int c = 0; c < P; c++)
+                mids[(size_t)g * P + c] = first + c;
         }
         for (int c = 0; c < k && !rc; c++) { /* channel c: Σ_g relu(p) − relu(−p) + bias */
-            for (int g = 0; g < G; g++) {
-                acc_add_neuron(&r->acc, mids[(size_t)g * 2 * k + 2 * c], 1);
-                acc_add_neuron(&r->acc, mids[(size_t)g * 2 * k + 2 * c + 1], -1);
-            }
+            for (int g = 0; g < G; g++)
+                for (int m = 0; m < 2 * px; m++)
+                    acc_add_neuron(&r->acc, mids[(size_t)g * P + 2 * c * px + m], m < px ? 1.0 / px : -1.0 / px);
             r->acc.k = b[c];
             melem[c] = (size_t)c;
             rc = acc_push(&r->acc, &m) ? fail_oom(r) : 0;
         }
         if (!rc) /* ids are ascending: ops were added in order */
-            rc = emit_group(r, &m, melem, k, mids, 2 * G * k, act, level + 1, out_ids);
+            rc = emit_group(r, &m, melem, k, mids, G * P, act, level + 1, ex, out_ids);
         exprs_free(&m);
         free(melem);
         free(mids);
@@ -258,12 +274,14 @@ static int emit_group(Reform *r, const Exprs *e, const size_t *elem, int k, cons
 }
 
 /* Materialises elements into neurons, `group` elements (listed in `order`)
- * sharing their inputs at a time; out becomes one neuron per element. */
+ * sharing their inputs at a time; out becomes one neuron per element, or
+ * the mean of its `expand` copies (data re-encoding; ReLU values only). */
 static int materialise(Reform *r, const Exprs *e, const size_t *order, size_t n, int group,
                        CoreActivation act, Exprs *out)
 {
-    const int R = r->lim.rows, C = r->lim.cols;
-    int32_t *ids = malloc(sizeof *ids * (n ? n : 1));
+    const int R = r->lim.rows, C = r->lim.cols, px = partial_expand(r);
+    const int ex = act == CORE_RELU ? px : 1;
+    int32_t *ids = malloc(sizeof *ids * (n ? n : 1) * ex);
     if (!ids || reserve_pos(r))
         return free(ids), fail_oom(r);
     begin_group(r);
@@ -278,9 +296,9 @@ static int materialise(Reform *r, const Exprs *e, const size_t *order, size_t n,
          * two columns per channel and the merge reads 2·G per channel: choose
          * channels so that one merge level suffices, or one channel at a time
          * (each level then shrinks the fan-in from n to 2·⌈n/R⌉ < n). */
-        int per = gk < C ? gk : C;
+        int per = gk < C / ex ? gk : C / ex;
         if (nu > R) {
-            int G = (nu + R - 1) / R, by_cols = C / 2, by_merge = R / (2 * G);
+            int G = (nu + R - 1) / R, by_cols = C / (2 * px), by_merge = R / (2 * G * px);
             per = per < by_cols ? per : by_cols;
             per = per < by_merge ? per : by_merge;
             per = per < 1 ? 1 : per;
@@ -294,7 +312,7 @@ static int materialise(Reform *r, const Exprs *e, const size_t *order, size_t n,
                     rc = fail_oom(r);
             }
             if (!rc)
-                rc = emit_group(r, e, order + g0 + c0, k, sub, nsub, act, 0, ids + g0 + c0);
+                rc = emit_group(r, e, order + g0 + c0, k, sub, nsub, act, 0, ex, ids + (g0 + c0) * ex);
             if (sub != u)
                 free(sub);
             if (!rc && reserve_pos(r))
@@ -304,14 +322,15 @@ static int materialise(Reform *r, const Exprs *e, const size_t *order, size_t n,
     }
     exprs_init(out);
     if (!rc) {
-        /* out[order[j]] = neuron ids[j]: build in element order. */
-        int32_t *by_elem = malloc(sizeof *by_elem * (n ? n : 1));
+        /* out[order[j]] = neurons ids[j·ex ..]: build in element order. */
+        size_t *by_elem = malloc(sizeof *by_elem * (n ? n : 1));
         if (!by_elem)
             rc = fail_oom(r);
         for (size_t j = 0; j < n && !rc; j++)
-            by_elem[order[j]] = ids[j];
+            by_elem[order[j]] = j;
         for (size_t i = 0; i < n && !rc; i++) {
-            acc_add_neuron(&r->acc, by_elem[i], 1);
+            for (int m = 0; m < ex; m++)
+                acc_add_neuron(&r->acc, ids[by_elem[i] * ex + m], 1.0 / ex);
             if (acc_push(&r->acc, out))
                 rc = fail_oom(r);
         }

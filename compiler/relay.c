@@ -151,8 +151,10 @@ int add_relays(const Program *p, int fanout, int cols, Program **out, char *err,
             rc = -1;
         else if (program_set_axon_types(q, i, b->axon_type))
             rc = -1;
-        else
+        else {
             q->blocks[i].adc_full = b->adc_full;
+            q->blocks[i].expand = b->expand;
+        }
     }
     /* Pixels first, then each op followed by the relays of its neurons. */
     for (int k = -1; !rc && k < p->n_ops; k++) {

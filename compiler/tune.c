@@ -111,8 +111,7 @@ static int find_units(Walk *wk)
     return 0;
 }
 
-/* Runs op k of the integer program through the surrogate on all images. */
-static void eval_op(Walk *wk, int k)
+void tune_eval_op(Walk *wk, int k)
 {
     const CoreOp *op = &wk->p->ops[k];
     const CoreBlock *b = &wk->p->blocks[op->block];
@@ -274,8 +273,7 @@ static int real_values(Walk *wk, const int32_t *q, int32_t *counts, int32_t belo
     return failed ? -1 : 0;
 }
 
-/* Does every column copy one input (weight 1, no bias)? Relays do. */
-static int is_copy(const CoreBlock *b)
+int tune_is_copy(const CoreBlock *b)
 {
     for (int j = 0; j < b->cols; j++) {
         int ones = 0;
@@ -326,7 +324,7 @@ static int tune_walk(Walk *wk, const uint8_t *px)
     }
     for (int k = 0; k < fp->n_ops && !rc; k++) {
         int u = wk->unit_of[k];
-        if (!done[u] && is_copy(&fp->blocks[fp->ops[k].block]))
+        if (!done[u] && tune_is_copy(&fp->blocks[fp->ops[k].block]))
             done[u] = 1; /* relays: naive's copies are exact, nothing to tune */
         if (!done[u]) {
             if (counts && wk->max_in[k] >= stale_from) {
@@ -337,7 +335,7 @@ static int tune_walk(Walk *wk, const uint8_t *px)
             done[u] = 1;
         }
         if (!rc)
-            eval_op(wk, k);
+            tune_eval_op(wk, k);
     }
     free(q);
     free(counts);
@@ -376,7 +374,7 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
     QuantiseOptions qo = {phases & HW_PHASE_RANGE ? gmax : NULL, S, 1};
     if (!rc)
         rc = quantise_scaled(fp, hw, calib, n_calib, &qo, &p, err, errlen);
-    if (!rc && (phases & (HW_PHASE_FREE | HW_PHASE_ROUND))) {
+    if (!rc && (phases & (HW_PHASE_FREE | HW_PHASE_ROUND | HW_PHASE_E2E))) {
         wk.p = p;
         wk.vf = vf;
         wk.S = S;
@@ -390,6 +388,9 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
             for (int j = 0; j < fp->blocks[fp->ops[k].block].cols; j++)
                 wk.group_of[fp->ops[k].out + j] = fp->ops[k].group;
         rc = wk.vq && wk.group_of ? tune_walk(&wk, calib) : -1;
+        int kept = 0;
+        if (!rc && (phases & HW_PHASE_E2E))
+            rc = tune_e2e(&wk, &kept);
         Program *q = rc ? NULL : drop_unused_blocks(p);
         if (!q)
             rc = errf(err, errlen, "out of memory tuning");

@@ -61,6 +61,19 @@ typedef struct {
     double *x, *acc, *wd;
 } Walk;
 
+/* Runs op k of the integer program through the surrogate on all images
+ * (tune.c), into wk->vq. */
+void tune_eval_op(Walk *wk, int k);
+/* Does every column copy one input (weight 1, no bias)? Relays do. */
+int tune_is_copy(const CoreBlock *fb);
+
+/* The end-to-end pass (compiler/tune_e2e.c), after the walk: every tuned
+ * block of wk->p at once, by straight-through gradients of the KL
+ * divergence from the original's output distribution, on four fifths of
+ * the images; the held-out fifth picks the step kept (*steps_kept; 0 = the
+ * walk's program). 0, or -1 on OOM. */
+int tune_e2e(Walk *wk, int *steps_kept);
+
 /* Tunes the part `unit` of op k (tune_part.c) from its ops whose inputs are
  * computed (below op k's first neuron): a new block for all its ops, or
  * naive's kept. 0, or -1 on OOM. */

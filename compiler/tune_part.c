@@ -72,6 +72,8 @@ int tune_unit(Walk *wk, int k, int unit)
     const double S_out = wk->S[pop->group] > 0 ? wk->S[pop->group] : 1;
     const double t_mult = (sg->snn ? sg->T : 1) / S_out;
     const double t_off = fb->act == CORE_RELU && sg->snn ? 0.5 + sg->T * sg->leak : 0;
+    /* Re-encoded copies keep their offsets (in levels, or spikes: CoreBlock.expand). */
+    const int ex = fb->act == CORE_RELU && fb->expand > 1 ? fb->expand : 1;
     uint64_t seed = wk->hw->tune.seed ^ ((uint64_t)unit * 0x2545f4914f6cdd1dULL);
     /* Xf: the float network's inputs of each sample; Y = Xf · Wfᵀ + bf. */
     double *xf = malloc(sizeof *xf * ns * R), *wf = malloc(sizeof *wf * (size_t)R * C);
@@ -97,7 +99,7 @@ int tune_unit(Walk *wk, int k, int unit)
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ns, C, R, t_mult, xf, R, wf, R, 0.0, tp.Y, C);
         for (size_t s = 0; s < ns; s++)
             for (int j = 0; j < C; j++)
-                tp.Y[s * C + j] += fb->bf[j] * t_mult + t_off;
+                tp.Y[s * C + j] += fb->bf[j] * t_mult + t_off + expand_offset(ex, j % ex);
     }
     free(xf);
     free(wf);
@@ -113,7 +115,7 @@ int tune_unit(Walk *wk, int k, int unit)
                 tp.w0[(size_t)i * C + j] = fb->wf[(size_t)j * R + i] * s_row / S_out;
         }
         for (int j = 0; j < C; j++)
-            tp.w0[(size_t)R * C + j] = (fb->bf[j] * t_mult + t_off) / sg->bias_mult;
+            tp.w0[(size_t)R * C + j] = (fb->bf[j] * t_mult + t_off + expand_offset(ex, j % ex)) / sg->bias_mult;
         const unsigned ph = wk->hw->tune.phases;
         const int wmax = (1 << (wk->hw->weights.bits - 1)) - 1;
         tp.n = (int)n_fit;

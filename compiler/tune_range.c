@@ -13,15 +13,21 @@
 #define CANDIDATES 128
 #define SPAN 7
 
-/* Squared error of bin centres x (counts h) clipped at c, `levels` steps. */
-static double clip_error(const long long *h, double gmax, double c, double levels)
+/* Squared error of bin centres x (counts h) clipped at c, `levels` steps;
+ * a re-encoded group (expand k > 1) is decoded as the mean of its k
+ * copies, each rounded at its own offset (CoreBlock.expand). */
+static double clip_error(const long long *h, double gmax, double c, double levels, int k)
 {
     const double step = c / levels, width = gmax / HIST_BINS;
     double e = 0;
     for (int b = 0; b < HIST_BINS; b++) {
         if (!h[b])
             continue;
-        double x = (b + 0.5) * width, q = x >= c ? c : nearbyint(x / step) * step;
+        double x = (b + 0.5) * width, q = 0;
+        for (int m = 0; m < k; m++) {
+            double l = floor(x / step + expand_offset(k, m) + 0.5); /* round half up, as the chip */
+            q += (l < 0 ? 0 : l > levels ? levels : l) * step / k;
+        }
         e += (double)h[b] * (x - q) * (x - q);
     }
     return e;
@@ -32,9 +38,11 @@ int tune_ranges(const Program *fp, const float *v, int n, double levels, double 
     const int G = fp->n_groups;
     long long *hist = calloc((size_t)G * HIST_BINS + 1, sizeof *hist);
     char *linear = calloc((size_t)G + 1, 1);
-    if (!hist || !linear) {
+    int *expand = calloc((size_t)G + 1, sizeof *expand); /* re-encoded groups: copies per value */
+    if (!hist || !linear || !expand) {
         free(hist);
         free(linear);
+        free(expand);
         return -1;
     }
     for (int g = 0; g < G; g++)
@@ -43,6 +51,7 @@ int tune_ranges(const Program *fp, const float *v, int n, double levels, double 
         const CoreOp *op = &fp->ops[k];
         const CoreBlock *b = &fp->blocks[op->block];
         linear[op->group] |= b->act == CORE_LINEAR;
+        expand[op->group] = b->expand > expand[op->group] ? b->expand : expand[op->group];
         for (size_t i = (size_t)op->out * n; i < (size_t)(op->out + b->cols) * n; i++)
             group_max[op->group] = v[i] > group_max[op->group] ? v[i] : group_max[op->group];
     }
@@ -64,7 +73,7 @@ int tune_ranges(const Program *fp, const float *v, int n, double levels, double 
         double best = group_max[g], best_e = INFINITY;
         for (int c = 0; c <= CANDIDATES; c++) {
             double clip = group_max[g] * exp2(-SPAN * (double)c / CANDIDATES);
-            double e = clip_error(h, group_max[g], clip, levels);
+            double e = clip_error(h, group_max[g], clip, levels, expand[g] > 1 ? expand[g] : 1);
             if (e < best_e) {
                 best_e = e;
                 best = clip;
@@ -74,5 +83,6 @@ int tune_ranges(const Program *fp, const float *v, int n, double levels, double 
     }
     free(hist);
     free(linear);
+    free(expand);
     return 0;
 }

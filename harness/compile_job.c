@@ -48,7 +48,7 @@ int compile_job(const CompileJob *job, CompileResult *res, char *err, size_t err
     double t0 = omp_get_wtime();
     int n_cal = hw->tune.calib < ds.train.n ? hw->tune.calib : ds.train.n;
     ReformOptions opt = {hw->crossbar.rows, hw->crossbar.cols, ds.train.pixels, n_cal, hw->tune.approx_width,
-                         hw->tune.approx_samples};
+                         hw->tune.approx_samples, hw->tune.expand};
     if (reform(m.net, pre, &opt, &fp, err, errlen)) {
         rc = EXIT_USAGE; /* the network has something reform cannot express */
         prefix_file(err, errlen, job->model);

@@ -365,7 +365,7 @@ static void test_set(void **state)
     expect_set_error("pim.noise_sigma=-0.1", "pim.noise_sigma", "[0, 1]", NULL);
     expect_set_error("tune.seed=-1", "tune.seed", "0..18446744073709551615", NULL);
     expect_set_error("tune.seed=18446744073709551616", "tune.seed", NULL);
-    expect_set_error("tune.phases=free,free", "tune.phases", "free, range, round; or none", NULL);
+    expect_set_error("tune.phases=free,free", "tune.phases", "free, range, round, e2e; or none", NULL);
     expect_set_error("tune.phases=fast", "tune.phases", NULL);
     expect_set_error("target.name=a b", "target.name", "letters, digits", NULL);
     expect_set_error("crossbar.fanout=-1", "crossbar.fanout", "0..65536 (0 = unlimited)", NULL);

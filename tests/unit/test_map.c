@@ -207,7 +207,7 @@ static void test_zoo_programs(void **state)
         for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
             Hw hw;
             chip(&hw, sizes[s][0], sizes[s][1]);
-            ReformOptions opt = {sizes[s][0], sizes[s][1], NULL, 0, 8, 1024};
+            ReformOptions opt = {.rows = sizes[s][0], .cols = sizes[s][1], .approx_width = 8, .approx_samples = 1024};
             Program *p;
             assert_int_equal(reform(mdl.net, &mdl.train.norm, &opt, &p, err, sizeof err), 0);
             Mapping m1, m2;

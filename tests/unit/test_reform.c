@@ -167,6 +167,51 @@ static void test_split_and_merge(void **state)
     net_free(net);
 }
 
+/* Data re-encoding (tune.expand): every ReLU value and partial sum on k
+ * neurons, read as their mean, computes the same function, over crossbars
+ * small enough to split; each re-encoded block holds k copies of a column. */
+static void test_expand_exact(void **state)
+{
+    (void)state;
+    Net *net = mixed_net();
+    Normalize norm;
+    normalize_default(&norm);
+    Program *plain, *p;
+    char err[512];
+    for (int k = 2; k <= 3; k++) {
+        ReformOptions opt = {.rows = 16, .cols = 8, .expand = k};
+        double rel = compare(net, &norm, &opt, 4, 2);
+        if (rel > 1e-4)
+            fail_msg("logits differ by %g with expand = %d", rel, k);
+        opt.expand = 1;
+        assert_int_equal(reform(net, &norm, &opt, &plain, err, sizeof err), 0);
+        opt.expand = k;
+        assert_int_equal(reform(net, &norm, &opt, &p, err, sizeof err), 0);
+        assert_true(p->n_neurons - p->n_inputs > (k - 1) * (plain->n_neurons - plain->n_inputs) / 2);
+        int expanded = 0;
+        for (int b = 0; b < p->n_blocks; b++) {
+            const CoreBlock *blk = &p->blocks[b];
+            if (blk->expand <= 1) {
+                assert_true(blk->act == CORE_LINEAR);
+                continue;
+            }
+            expanded++;
+            assert_int_equal(blk->expand, k);
+            assert_int_equal(blk->cols % k, 0);
+            for (int c = 0; c < blk->cols; c += k)
+                for (int m = 1; m < k; m++) {
+                    assert_memory_equal(blk->wf + (size_t)(c + m) * blk->rows, blk->wf + (size_t)c * blk->rows,
+                                        sizeof(float) * (size_t)blk->rows);
+                    assert_true(blk->bf[c + m] == blk->bf[c]);
+                }
+        }
+        assert_true(expanded > 0);
+        program_free(plain);
+        program_free(p);
+    }
+    net_free(net);
+}
+
 static void test_clip_and_layout(void **state)
 {
     (void)state;
@@ -327,6 +372,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_rewrites),  cmocka_unit_test(test_split_and_merge),
+        cmocka_unit_test(test_expand_exact),
         cmocka_unit_test(test_clip_and_layout), cmocka_unit_test(test_approximators),
         cmocka_unit_test(test_unsupported_named),
         cmocka_unit_test(test_relu_pool_commute), cmocka_unit_test(test_zoo_models),      cmocka_unit_test(test_naive_bit_exact),
