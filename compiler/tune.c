@@ -111,19 +111,25 @@ static int find_units(Walk *wk)
     return 0;
 }
 
+void tune_gather(Walk *wk, const CoreOp *op, int rows, int m)
+{
+    const int n = wk->n;
+    for (int i = 0; i < rows; i++) {
+        double *xi = wk->x + (size_t)i * n;
+        if (op->in[i] == PROGRAM_ZERO)
+            memset(xi, 0, sizeof *xi * (size_t)m);
+        else
+            for (int img = 0; img < m; img++)
+                xi[img] = wk->vq[(size_t)op->in[i] * n + img];
+    }
+}
+
 void tune_eval_op(Walk *wk, int k)
 {
     const CoreOp *op = &wk->p->ops[k];
     const CoreBlock *b = &wk->p->blocks[op->block];
     const int n = wk->n, R = b->rows, C = b->cols;
-    for (int i = 0; i < R; i++) {
-        double *xi = wk->x + (size_t)i * n;
-        if (op->in[i] == PROGRAM_ZERO)
-            memset(xi, 0, sizeof *xi * (size_t)n);
-        else
-            for (int img = 0; img < n; img++)
-                xi[img] = wk->vq[(size_t)op->in[i] * n + img];
-    }
+    tune_gather(wk, op, R, n);
     for (size_t i = 0; i < (size_t)R * C; i++)
         wk->wd[i] = b->w[i];
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, n, R, 1.0, wk->wd, R, wk->x, n, 0.0, wk->acc, n);

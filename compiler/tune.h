@@ -61,6 +61,9 @@ typedef struct {
     double *x, *acc, *wd;
 } Walk;
 
+/* Op's first `rows` inputs on images 0 .. m − 1 from wk->vq into wk->x
+ * ([rows][n]; constant-0 rows zero). */
+void tune_gather(Walk *wk, const CoreOp *op, int rows, int m);
 /* Runs op k of the integer program through the surrogate on all images
  * (tune.c), into wk->vq. */
 void tune_eval_op(Walk *wk, int k);

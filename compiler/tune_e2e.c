@@ -170,14 +170,7 @@ static void backward_op(Walk *wk, Shadows *s, int k, int m, float *g, double *gx
     }
     if (!any)
         return;
-    for (int i = 0; i < R; i++) {
-        double *xi = wk->x + (size_t)i * n;
-        if (op->in[i] == PROGRAM_ZERO)
-            memset(xi, 0, sizeof *xi * (size_t)m);
-        else
-            for (int img = 0; img < m; img++)
-                xi[img] = wk->vq[(size_t)op->in[i] * n + img];
-    }
+    tune_gather(wk, op, R, m);
     if (s->w_at[op->block] != SIZE_MAX) {
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, R, m, 1.0, ga, n, wk->x, n, 1.0,
                     s->gw + s->w_at[op->block], R);
