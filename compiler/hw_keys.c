@@ -132,12 +132,12 @@ const HwKey hw_keys[] = {
     {"chip", "mesh_y", HW_INT, OFF(chip.mesh_y), 1, 65536, .def = "64",
      .doc = "Rows of the mesh; mesh_x*mesh_y must hold chip.cores."},
     /* [tune] */
-    {"tune", "iterations", HW_INT, OFF(tune.iterations), 0, 10000000, .zero = "no tuning",
-     .def = "1000", .doc = "Fine-tuning steps per part and phase."},
+    {"tune", "iterations", HW_INT, OFF(tune.iterations), 0, 10000000, .zero = "none",
+     .def = "200", .doc = "Steps of the end-to-end pass (phase e2e)."},
     {"tune", "batch", HW_INT, OFF(tune.batch), 1, 65536, .def = "64",
-     .doc = "Samples per tuning step."},
-    {"tune", "lr", HW_REAL, OFF(tune.lr), 0, 10, .lo_open = 1, .def = "0.001",
-     .doc = "Learning rate of fine-tuning."},
+     .doc = "Tuning images per step of the end-to-end pass."},
+    {"tune", "lr", HW_REAL, OFF(tune.lr), 0, 10, .lo_open = 1, .def = "0.01",
+     .doc = "Adam step of the end-to-end pass, in weight units (biases: in levels)."},
     {"tune", "calib", HW_INT, OFF(tune.calib), 1, 1000000, .def = "1024",
      .doc = "Calibration images (from the training set): the activations each part is tuned "
             "against and value ranges are taken from."},

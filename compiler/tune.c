@@ -111,28 +111,29 @@ static int find_units(Walk *wk)
     return 0;
 }
 
-void tune_gather(Walk *wk, const CoreOp *op, int rows, int m)
+void tune_gather(Walk *wk, const CoreOp *op, int rows, int lo, int hi)
 {
     const int n = wk->n;
     for (int i = 0; i < rows; i++) {
         double *xi = wk->x + (size_t)i * n;
         if (op->in[i] == PROGRAM_ZERO)
-            memset(xi, 0, sizeof *xi * (size_t)m);
+            memset(xi + lo, 0, sizeof *xi * (size_t)(hi - lo));
         else
-            for (int img = 0; img < m; img++)
+            for (int img = lo; img < hi; img++)
                 xi[img] = wk->vq[(size_t)op->in[i] * n + img];
     }
 }
 
-void tune_eval_op(Walk *wk, int k)
+void tune_eval_op(Walk *wk, int k, int lo, int hi)
 {
     const CoreOp *op = &wk->p->ops[k];
     const CoreBlock *b = &wk->p->blocks[op->block];
     const int n = wk->n, R = b->rows, C = b->cols;
-    tune_gather(wk, op, R, n);
+    tune_gather(wk, op, R, lo, hi);
     for (size_t i = 0; i < (size_t)R * C; i++)
         wk->wd[i] = b->w[i];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, n, R, 1.0, wk->wd, R, wk->x, n, 0.0, wk->acc, n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, C, hi - lo, R, 1.0, wk->wd, R, wk->x + lo, n, 0.0,
+                wk->acc + lo, n);
     const Surrogate *sg = &wk->sg;
     const double theta = ldexp(1, b->shift);
     const double leak = sg->snn ? floor(wk->hw->neuron.leak * theta + 0.5) * sg->T : 0;
@@ -141,7 +142,7 @@ void tune_eval_op(Walk *wk, int k)
         const double bias = (double)b->bias[j] * sg->bias_mult - leak;
         const double *a = wk->acc + (size_t)j * n;
         float *y = wk->vq + (size_t)(op->out + j) * n;
-        for (int img = 0; img < n; img++) {
+        for (int img = lo; img < hi; img++) {
             double v = a[img] + bias;
             if (b->act == CORE_RELU) {
                 v = floor((v + half) / theta);
@@ -341,7 +342,7 @@ static int tune_walk(Walk *wk, const uint8_t *px)
             done[u] = 1;
         }
         if (!rc)
-            tune_eval_op(wk, k);
+            tune_eval_op(wk, k, 0, wk->n);
     }
     free(q);
     free(counts);

@@ -61,20 +61,21 @@ typedef struct {
     double *x, *acc, *wd;
 } Walk;
 
-/* Op's first `rows` inputs on images 0 .. m − 1 from wk->vq into wk->x
- * ([rows][n]; constant-0 rows zero). */
-void tune_gather(Walk *wk, const CoreOp *op, int rows, int m);
-/* Runs op k of the integer program through the surrogate on all images
- * (tune.c), into wk->vq. */
-void tune_eval_op(Walk *wk, int k);
+/* Op's first `rows` inputs on images lo .. hi − 1 from wk->vq into the
+ * same columns of wk->x ([rows][n]; constant-0 rows zero). */
+void tune_gather(Walk *wk, const CoreOp *op, int rows, int lo, int hi);
+/* Runs op k of the integer program through the surrogate on images
+ * lo .. hi − 1 (tune.c), into wk->vq. */
+void tune_eval_op(Walk *wk, int k, int lo, int hi);
 /* Does every column copy one input (weight 1, no bias)? Relays do. */
 int tune_is_copy(const CoreBlock *fb);
 
 /* The end-to-end pass (compiler/tune_e2e.c), after the walk: every tuned
  * block of wk->p at once, by straight-through gradients of the KL
- * divergence from the original's output distribution, on four fifths of
- * the images; the held-out fifth picks the step kept (*steps_kept; 0 = the
- * walk's program). 0, or -1 on OOM. */
+ * divergence from the original's output distribution: tune.iterations Adam
+ * steps of tune.lr on batches of tune.batch of four fifths of the images;
+ * the held-out fifth, checked after each pass over them, picks the step
+ * kept (*steps_kept; 0 = the walk's program). 0, or -1 on OOM. */
 int tune_e2e(Walk *wk, int *steps_kept);
 
 /* Tunes the part `unit` of op k (tune_part.c) from its ops whose inputs are

@@ -11,8 +11,9 @@
  * blocks' weights and biases, which Adam moves and each forward pass rounds
  * again. The loss is the KL divergence from the original network's softmax
  * to the program's (its logits in the original's units), on four fifths of
- * the images; the held-out fifth picks the step whose program is kept, the
- * walk's own when none beats it. Matching the original's whole output
+ * the images, tune.batch at a time for tune.iterations steps of tune.lr;
+ * the held-out fifth, checked after each pass over the others, picks the
+ * step whose program is kept, the walk's own when none beats it. Matching the original's whole output
  * distribution rather than the training labels keeps a thousand images from
  * being learnt by heart. */
 #include <math.h>
@@ -23,8 +24,6 @@
 
 #include "tune.h"
 
-#define E2E_STEPS 24      /* Adam steps, each over all the fitting images */
-#define E2E_LR 0.01       /* Adam step: a hundredth of a weight unit, or of a level for biases */
 #define HOLD_OUT 5        /* one image in 5 checks the fit */
 
 typedef struct {
@@ -147,9 +146,9 @@ static double kl_loss(const Walk *wk, const double *scale, int lo, int hi, float
     return hi > lo ? loss / (hi - lo) : 0;
 }
 
-/* Back through op k: its output gradients (images 0 .. m − 1) to its
+/* Back through op k: its output gradients (images lo .. hi − 1) to its
  * block's weight and bias gradients and to its inputs' gradients. */
-static void backward_op(Walk *wk, Shadows *s, int k, int m, float *g, double *gx)
+static void backward_op(Walk *wk, Shadows *s, int k, int lo, int hi, float *g, double *gx)
 {
     const Program *p = wk->p;
     const CoreOp *op = &p->ops[k];
@@ -162,7 +161,7 @@ static void backward_op(Walk *wk, Shadows *s, int k, int m, float *g, double *gx
     for (int j = 0; j < C; j++) {
         const float *y = wk->vq + (size_t)(op->out + j) * n, *gy = g + (size_t)(op->out + j) * n;
         double *a = ga + (size_t)j * n;
-        for (int img = 0; img < m; img++) {
+        for (int img = lo; img < hi; img++) {
             /* straight through the rounding, stopped by the clamps */
             a[img] = !relu ? gy[img] : y[img] > 0 && y[img] < top ? gy[img] * inv_theta : 0;
             any |= a[img] != 0;
@@ -170,24 +169,25 @@ static void backward_op(Walk *wk, Shadows *s, int k, int m, float *g, double *gx
     }
     if (!any)
         return;
-    tune_gather(wk, op, R, m);
+    const int m = hi - lo;
+    tune_gather(wk, op, R, lo, hi);
     if (s->w_at[op->block] != SIZE_MAX) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, R, m, 1.0, ga, n, wk->x, n, 1.0,
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, C, R, m, 1.0, ga + lo, n, wk->x + lo, n, 1.0,
                     s->gw + s->w_at[op->block], R);
         double *gb = s->gb + s->b_at[op->block];
         for (int j = 0; j < C; j++)
-            for (int img = 0; img < m; img++)
+            for (int img = lo; img < hi; img++)
                 gb[j] += ga[(size_t)j * n + img] * wk->sg.bias_mult;
     }
     for (size_t i = 0; i < (size_t)R * C; i++)
         wk->wd[i] = b->w[i];
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, m, C, 1.0, wk->wd, R, ga, n, 0.0, gx, n);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, R, m, C, 1.0, wk->wd, R, ga + lo, n, 0.0, gx + lo, n);
     for (int i = 0; i < R; i++) {
         int32_t src = op->in[i];
         if (src == PROGRAM_ZERO || src < p->n_inputs)
             continue;
         float *gs = g + (size_t)src * n;
-        for (int img = 0; img < m; img++)
+        for (int img = lo; img < hi; img++)
             gs[img] += (float)gx[(size_t)i * n + img];
     }
 }
@@ -209,16 +209,16 @@ static void adam(double *x, double *gr, double *mo, double *ve, size_t n, double
 static void update(Shadows *s, Walk *wk, int t)
 {
     Program *p = wk->p;
-    const double wmax = ldexp(1, wk->hw->weights.bits - 1) - 1;
+    const double wmax = ldexp(1, wk->hw->weights.bits - 1) - 1, lr = wk->hw->tune.lr;
     for (int b = 0; b < p->n_blocks; b++) {
         if (s->w_at[b] == SIZE_MAX)
             continue;
         CoreBlock *k = &p->blocks[b];
         const size_t nw = (size_t)k->rows * k->cols, wo = s->w_at[b], bo = s->b_at[b];
-        adam(s->sw + wo, s->gw + wo, s->mw + wo, s->vw + wo, nw, E2E_LR, t, -wmax - 0.49, wmax + 0.49);
+        adam(s->sw + wo, s->gw + wo, s->mw + wo, s->vw + wo, nw, lr, t, -wmax - 0.49, wmax + 0.49);
         /* a level of bias: 2^shift in the accumulator, bias_mult times a run */
         const double level = ldexp(1, k->shift) / wk->sg.bias_mult;
-        adam(s->sb + bo, s->gb + bo, s->mb + bo, s->vb + bo, (size_t)k->cols, E2E_LR * level, t, -INFINITY, INFINITY);
+        adam(s->sb + bo, s->gb + bo, s->mb + bo, s->vb + bo, (size_t)k->cols, lr * level, t, -INFINITY, INFINITY);
         for (size_t i = 0; i < nw; i++)
             k->w[i] = (int32_t)nearbyint(s->sw[wo + i]);
         for (int j = 0; j < k->cols; j++)
@@ -226,10 +226,19 @@ static void update(Shadows *s, Walk *wk, int t)
     }
 }
 
+/* The surrogate's values of every op on images lo .. hi − 1. */
+static void forward(Walk *wk, int lo, int hi)
+{
+    for (int k = 0; k < wk->p->n_ops; k++)
+        tune_eval_op(wk, k, lo, hi);
+}
+
 int tune_e2e(Walk *wk, int *steps_kept)
 {
     Program *p = wk->p;
     const int n = wk->n, n_fit = n - n / HOLD_OUT, C = p->n_outputs;
+    const int steps = wk->hw->tune.iterations, batch = wk->hw->tune.batch < n_fit ? wk->hw->tune.batch : n_fit;
+    const int per_pass = n_fit > 0 ? (n_fit + batch - 1) / batch : 1;
     Shadows s;
     float *g = malloc(sizeof *g * (size_t)p->n_neurons * n);
     double *gx = NULL, *scale = malloc(sizeof *scale * (size_t)(C ? C : 1));
@@ -244,21 +253,28 @@ int tune_e2e(Walk *wk, int *steps_kept)
     for (int c = 0; c < C && !rc; c++)
         scale[c] = wk->S[wk->group_of[p->outputs[c]]];
     double best = INFINITY;
-    for (int t = 0; t <= E2E_STEPS && !rc && n_fit < n; t++) {
-        for (int k = 0; k < p->n_ops; k++)
-            tune_eval_op(wk, k);
-        double held = kl_loss(wk, scale, n_fit, n, NULL, pt, ps);
-        if (held < best) {
-            best = held;
-            *steps_kept = t;
-            snapshot(&s, p, 1);
+    for (int t = 0; t <= steps && !rc && n_fit < n && n_fit > 0; t++) {
+        if (t % per_pass == 0 || t == steps) { /* after each pass over the fitting images: check */
+            forward(wk, n_fit, n);
+            double held = kl_loss(wk, scale, n_fit, n, NULL, pt, ps);
+            if (held < best) {
+                best = held;
+                *steps_kept = t;
+                snapshot(&s, p, 1);
+            }
         }
-        if (t == E2E_STEPS)
+        if (t == steps)
             break;
-        memset(g, 0, sizeof *g * (size_t)p->n_neurons * n);
-        kl_loss(wk, scale, 0, n_fit, g, pt, ps);
+        const int lo = t % per_pass * batch, hi = lo + batch < n_fit ? lo + batch : n_fit;
+        forward(wk, lo, hi);
+        for (int k = 0; k < p->n_ops; k++) { /* this batch's gradients only */
+            const CoreOp *op = &p->ops[k];
+            for (int j = 0; j < p->blocks[op->block].cols; j++)
+                memset(g + (size_t)(op->out + j) * n + lo, 0, sizeof *g * (size_t)(hi - lo));
+        }
+        kl_loss(wk, scale, lo, hi, g, pt, ps);
         for (int k = p->n_ops - 1; k >= 0; k--)
-            backward_op(wk, &s, k, n_fit, g, gx);
+            backward_op(wk, &s, k, lo, hi, g, gx);
         update(&s, wk, t + 1);
     }
     if (!rc && best < INFINITY)

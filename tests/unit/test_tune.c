@@ -291,12 +291,12 @@ static void test_e2e_lenet5_4bit(void **state)
     Program *fp, *walk = NULL, *e2e = NULL, *again = NULL;
     if (lenet5_reformed("tianji-ann", SPLIT_BOTH, &m, &ds, &hw, &fp))
         return;
-    const char *sets[] = {"weights.bits=4", "io.bits=4", "tune.phases=free,range,round,e2e"};
+    const char *sets[] = {"weights.bits=4", "io.bits=4", "tune.phases=free,range,round,e2e", "tune.iterations=40"};
     assert_int_equal(hw_open("tianji-ann", sets, 2, &hw, NULL, 0, err, sizeof err), 0);
     const int n_cal = 160, n_test = 1000;
     if (quantise_full(fp, &hw, ds.train.pixels, n_cal, &walk, err, sizeof err))
         fail_msg("%s", err);
-    assert_int_equal(hw_open("tianji-ann", sets, 3, &hw, NULL, 0, err, sizeof err), 0);
+    assert_int_equal(hw_open("tianji-ann", sets, 4, &hw, NULL, 0, err, sizeof err), 0);
     if (quantise_full(fp, &hw, ds.train.pixels, n_cal, &e2e, err, sizeof err) ||
         quantise_full(fp, &hw, ds.train.pixels, n_cal, &again, err, sizeof err))
         fail_msg("%s", err);
