@@ -172,8 +172,9 @@ static void im2col(const Geom *g, const float *x, int n, float *col, float *st)
     }
 }
 
-/* dx += col2im(col) for n images, accumulated in padded planes. */
-static void col2im_add(const Geom *g, const float *col, int n, float *dx, float *st)
+/* dx += col2im(col) for n images, accumulated in padded planes; with `set`,
+ * dx = col2im(col) (the layer is the only reader of dx: see dout_set). */
+static void col2im(const Geom *g, const float *col, int n, float *dx, float *st, int set)
 {
     size_t ncols = (size_t)n * g->p, plane = (size_t)g->hp * g->wp, hw = (size_t)g->h * g->w;
     for (int c = 0; c < g->c; c++) {
@@ -200,10 +201,15 @@ static void col2im_add(const Geom *g, const float *col, int n, float *dx, float 
         for (int i = 0; i < n; i++) {
             float *d = dx + (size_t)i * g->c * hw + (size_t)c * hw;
             const float *s = st + i * plane + (size_t)g->pt * g->wp + g->pl;
-            for (int h = 0; h < g->h; h++)
+            for (int h = 0; h < g->h; h++) {
+                if (set) {
+                    copy_floats(d + (size_t)h * g->w, s + (size_t)h * g->wp, g->w);
+                    continue;
+                }
 #pragma omp simd
                 for (int w = 0; w < g->w; w++)
                     d[(size_t)h * g->w + w] += s[(size_t)h * g->wp + w];
+            }
         }
     }
 }
@@ -320,15 +326,15 @@ static void conv_backward(Layer *l, Net *net, int batch)
                         dy, cols, 1.0f, s.dw, g.f);
             if (!dx)
                 continue;
-            if (n == 1 && g.pointwise) { /* dx[C × P] += Wᵀ · dy directly */
+            if (n == 1 && g.pointwise) { /* dx[C × P] (+)= Wᵀ · dy directly */
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.k, cols, g.f, 1.0f,
-                            w->data, g.k, dy, cols, 1.0f, dx, cols);
+                            w->data, g.k, dy, cols, src->dout_set ? 0.0f : 1.0f, dx, cols);
                 continue;
             }
             /* dcol[K × n·P] = Wᵀ · dy, overwriting col (no longer needed), then col2im. */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.k, cols, g.f, 1.0f, w->data,
                         g.k, dy, cols, 0.0f, s.col, cols);
-            col2im_add(&g, s.col, n, dx, s.stage);
+            col2im(&g, s.col, n, dx, s.stage, src->dout_set);
         }
         /* The implicit barrier above ends all chunks; add the partial sums in thread order. */
         int team = omp_get_num_threads();
@@ -344,4 +350,4 @@ static void conv_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_conv_info = {OP_CONV, "conv", 1, 1, "filters,kernel,stride,pad,bias", conv_setup,
-                             conv_init, conv_forward, conv_backward, conv_reserve, 0};
+                             conv_init, conv_forward, conv_backward, conv_reserve, 0, 1};
