@@ -117,6 +117,15 @@ static inline void max_clipped(const Plane *p, const float *x, int oh, int ow, f
     *arg = best;
 }
 
+/* Value x[i] at index i takes over the running max m (argmax a) if larger or NaN. */
+#define MAX_STEP(x, i, m, a)                                                                       \
+    do {                                                                                           \
+        float v_ = (x)[i];                                                                         \
+        int win_ = (v_ > (m)) | (v_ != v_);                                                        \
+        (m) = win_ ? v_ : (m);                                                                     \
+        (a) = win_ ? (i) : (a);                                                                    \
+    } while (0)
+
 static void maxpool_plane(const Plane *p, const float *restrict x, float *restrict y,
                           int32_t *restrict arg)
 {
@@ -125,6 +134,21 @@ static void maxpool_plane(const Plane *p, const float *restrict x, float *restri
         int c0, c1, base = row_span(p, oh, &c0, &c1);
         for (int ow = c0 ? 0 : c1; ow < p->out.w; ow = next_border(ow, c0, c1))
             max_clipped(p, x, oh, ow, &y[ow], &arg[ow]);
+        if (p->a->kernel_h == 2 && p->a->kernel_w == 2) {
+            /* The usual 2×2 window: one pass, the same scan order, no
+             * reloads of y and arg between the window offsets. */
+#pragma omp simd
+            for (int ow = c0; ow < c1; ow++) {
+                int o = base + ow * sw, a = o;
+                float m = x[o];
+                MAX_STEP(x, o + 1, m, a);
+                MAX_STEP(x, o + W, m, a);
+                MAX_STEP(x, o + W + 1, m, a);
+                y[ow] = m;
+                arg[ow] = a;
+            }
+            continue;
+        }
 #pragma omp simd
         for (int ow = c0; ow < c1; ow++) {
             y[ow] = x[base + ow * sw];

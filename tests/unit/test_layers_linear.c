@@ -212,6 +212,26 @@ static void test_maxpool_forward(void **state)
     net_free(net);
 }
 
+/* Ties go to the first value in scan order and a NaN wins (the last NaN
+ * stays), in the output and in where backward sends the gradient. */
+static void test_maxpool_ties_and_nan(void **state)
+{
+    (void)state;
+    LayerAttrs a = attrs(OP_MAXPOOL); /* 2×2, stride 2 */
+    Net *net = one_layer((Shape){1, 2, 4}, OP_MAXPOOL, &a);
+    net->input_grad = 1;
+    assert_int_equal(net_reserve(net, 1, 1), 0);
+    const float x[8] = {1, 3, NAN, 5, 3, 2, 7, NAN};
+    const float *y = net_forward(net, x, 1, 1);
+    assert_float_equal(y[0], 3, 0);
+    assert_true(isnan(y[1]));
+    net_backward(net, (float[]){10, 20}, 1);
+    const float want[8] = {0, 10, 0, 0, 0, 0, 0, 20};
+    for (int i = 0; i < 8; i++)
+        assert_float_equal(net->layers[0].dout[i], want[i], 0);
+    net_free(net);
+}
+
 static void test_avgpool_forward(void **state)
 {
     (void)state;
@@ -709,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_global_avgpool_grad),
         cmocka_unit_test(test_conv_two_consumers_grad),
         cmocka_unit_test(test_multi_reader_grad),
+        cmocka_unit_test(test_maxpool_ties_and_nan),
         cmocka_unit_test(test_conv_chunking_invariance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
