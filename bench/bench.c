@@ -370,13 +370,7 @@ static void forward_timed(Net *net, const float *x, int batch, int train, double
 static void backward_timed(Net *net, const float *dlogits, int batch, double *t, double *zero)
 {
     double t0 = now();
-    net_zero_grads(net);
-    for (int i = 0; i < net->output; i++) {
-        Layer *l = &net->layers[i];
-        memset(l->dout, 0, sizeof(float) * (size_t)batch * layer_size(l));
-    }
-    Layer *out = &net->layers[net->output];
-    memcpy(out->dout, dlogits, sizeof(float) * (size_t)batch * layer_size(out));
+    net_backward_begin(net, dlogits, batch);
     *zero = now() - t0;
     for (int i = net->output; i >= 1; i--) {
         t0 = now();

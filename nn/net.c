@@ -291,15 +291,33 @@ void net_zero_grads(Net *net)
     }
 }
 
-void net_backward(Net *net, const float *dlogits, int batch)
+void net_backward_begin(Net *net, const float *dlogits, int batch)
 {
     net_zero_grads(net);
+    /* A dout needs no zeroing when exactly one input slot of one overwriting
+     * op reads it: count the slots of layers up to the output, a slot of an
+     * op that only adds counting 2 (an input listed twice counts twice). */
+    for (int i = 0; i <= net->output; i++)
+        net->layers[i].dout_set = 0;
+    for (int i = 1; i <= net->output; i++) {
+        const Layer *l = &net->layers[i];
+        for (int k = 0; k < l->n_inputs; k++)
+            net->layers[l->inputs[k]].dout_set += op_table[l->type]->overwrites ? 1 : 2;
+    }
     for (int i = 0; i < net->output; i++) {
         Layer *l = &net->layers[i];
-        memset(l->dout, 0, sizeof(float) * (size_t)batch * layer_size(l));
+        l->dout_set = l->dout_set == 1;
+        if (!l->dout_set)
+            memset(l->dout, 0, sizeof(float) * (size_t)batch * layer_size(l));
     }
     Layer *out = &net->layers[net->output];
+    out->dout_set = 0;
     memcpy(out->dout, dlogits, sizeof(float) * (size_t)batch * layer_size(out));
+}
+
+void net_backward(Net *net, const float *dlogits, int batch)
+{
+    net_backward_begin(net, dlogits, batch);
     for (int i = net->output; i >= 1; i--) {
         Layer *l = &net->layers[i];
         op_table[l->type]->backward(l, net, batch * l->outer);

@@ -161,7 +161,9 @@ typedef struct OpInfo {
      * (dropout masks, batch statistics). */
     void (*forward)(struct Layer *l, struct Net *net, int batch, int train);
     /* Given l->dout, ADDS d(loss)/d(input) into each input layer's dout and
-     * d(loss)/d(param) into each parameter's grad (both zeroed by the net). */
+     * d(loss)/d(param) into each parameter's grad (both zeroed by the net),
+     * except that an op with `overwrites` WRITES the dout of an input whose
+     * dout_set is 1 (see dout_put in ops.h). */
     void (*backward)(struct Layer *l, struct Net *net, int batch);
     /* Allocates, for up to `batch` samples, the per-layer state (layer_aux)
      * and shared scratch (net_work) that forward and backward will ask for,
@@ -171,6 +173,10 @@ typedef struct OpInfo {
      * see whole tensors through `dims`); 0: every input must share one outer,
      * which the layer inherits. */
     int own_layout;
+    /* 1: backward writes every value of an input's dout (=) when that input
+     * has this layer as its only reader, so the net skips zeroing it first
+     * (a memory pass per layer); 0: backward always adds. */
+    int overwrites;
 } OpInfo;
 
 extern const OpInfo *const op_table[OP_COUNT]; /* indexed by OpType */
@@ -209,6 +215,10 @@ typedef struct Layer {
     float *dout;    /* same size; allocated only for training */
     void *aux;      /* op-private per-batch state (masks, argmax, saved stats), freed by the net */
     size_t aux_bytes;
+    /* Set by net_backward: 1 when the only reader of this output overwrites
+     * (OpInfo.overwrites), so its dout was not zeroed and that reader must
+     * write it; 0 when the dout was zeroed and readers add into it. */
+    int dout_set;
 } Layer;
 
 /* Floats per sample in l's output: outer × shape_size(out_shape). */
@@ -254,6 +264,10 @@ float *net_work(Net *net, size_t floats);  /* scratch of at least `floats`; NULL
 const float *net_forward(Net *net, const float *x, int batch, int train);
 /* Backpropagates dlogits (batch × outputs) after a training forward pass. */
 void net_backward(Net *net, const float *dlogits, int batch);
+/* Its first part, before the layers' backward passes run from the output
+ * down: zeroes the parameter gradients and the douts that are accumulated
+ * into (sets every dout_set), and copies dlogits into the output's dout. */
+void net_backward_begin(Net *net, const float *dlogits, int batch);
 void net_zero_grads(Net *net);
 
 Shape net_input_shape(const Net *net);

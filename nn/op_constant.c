@@ -27,4 +27,4 @@ static void constant_forward(Layer *l, Net *net, int batch, int train)
 static void constant_backward(Layer *l, Net *net, int batch) { (void)l, (void)net, (void)batch; }
 
 const OpInfo op_constant_info = {OP_CONSTANT, "constant", 0, 0, "dims", constant_setup, NULL,
-                                 constant_forward, constant_backward, NULL, 1};
+                                 constant_forward, constant_backward, NULL, 1, 0};

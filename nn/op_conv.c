@@ -121,18 +121,28 @@ static size_t scratch_layout(const Geom *g, int nb, size_t dw, float *base, Scra
 /* ------------------------------------------------------ im2col / col2im */
 
 /* memcpy of n floats as constant-size pieces, which compile to plain moves:
- * rows here are often 4-16 floats, where a libc call per row dominates. */
+ * rows here are often 4-16 floats, where a libc call per row dominates. The
+ * tail is one more piece ending at n, overlapping the copied part (a tail
+ * loop would itself become a memmove call). */
 static inline void copy_floats(float *restrict d, const float *restrict s, int n)
 {
-    int j = 0;
-    for (; j + 8 <= n; j += 8)
-        memcpy(d + j, s + j, 8 * sizeof *d);
-    if (j + 4 <= n) {
-        memcpy(d + j, s + j, 4 * sizeof *d);
-        j += 4;
+    if (n >= 8) {
+        int j = 0;
+        for (; j + 8 <= n; j += 8)
+            memcpy(d + j, s + j, 8 * sizeof *d);
+        if (j < n)
+            memcpy(d + n - 8, s + n - 8, 8 * sizeof *d);
+    } else if (n >= 4) {
+        memcpy(d, s, 4 * sizeof *d);
+        memcpy(d + n - 4, s + n - 4, 4 * sizeof *d);
+    } else {
+        if (n > 0)
+            d[0] = s[0];
+        if (n > 1)
+            d[1] = s[1];
+        if (n > 2)
+            d[2] = s[2];
     }
-    for (; j < n; j++)
-        d[j] = s[j];
 }
 
 /* Copies channel c of n images into zero-padded hp × wp planes. */
@@ -172,8 +182,9 @@ static void im2col(const Geom *g, const float *x, int n, float *col, float *st)
     }
 }
 
-/* dx += col2im(col) for n images, accumulated in padded planes. */
-static void col2im_add(const Geom *g, const float *col, int n, float *dx, float *st)
+/* dx += col2im(col) for n images, accumulated in padded planes; with `set`,
+ * dx = col2im(col) (the layer is the only reader of dx: see dout_set). */
+static void col2im(const Geom *g, const float *col, int n, float *dx, float *st, int set)
 {
     size_t ncols = (size_t)n * g->p, plane = (size_t)g->hp * g->wp, hw = (size_t)g->h * g->w;
     for (int c = 0; c < g->c; c++) {
@@ -200,10 +211,15 @@ static void col2im_add(const Geom *g, const float *col, int n, float *dx, float 
         for (int i = 0; i < n; i++) {
             float *d = dx + (size_t)i * g->c * hw + (size_t)c * hw;
             const float *s = st + i * plane + (size_t)g->pt * g->wp + g->pl;
-            for (int h = 0; h < g->h; h++)
+            for (int h = 0; h < g->h; h++) {
+                if (set) {
+                    copy_floats(d + (size_t)h * g->w, s + (size_t)h * g->wp, g->w);
+                    continue;
+                }
 #pragma omp simd
                 for (int w = 0; w < g->w; w++)
                     d[(size_t)h * g->w + w] += s[(size_t)h * g->wp + w];
+            }
         }
     }
 }
@@ -250,6 +266,8 @@ static void conv_forward(Layer *l, Net *net, int batch, int train)
         float *y = n == 1 ? l->out + b0 * oimg : s.tmp;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.f, cols, g.k, 1.0f, w->data, g.k,
                     a, cols, 0.0f, y, cols);
+        if (n == 1 && !b) /* already in place, nothing to add */
+            continue;
         for (int i = 0; i < n; i++)
             for (int f = 0; f < g.f; f++) {
                 const float *src = y + (size_t)f * cols + (size_t)i * g.p;
@@ -276,17 +294,6 @@ static void conv_backward(Layer *l, Net *net, int batch)
     Layer *src = layer_input(net, l, 0);
     Param *w = layer_param(l, "weight"), *b = layer_param(l, "bias");
     size_t img = (size_t)g.c * g.h * g.w, oimg = (size_t)g.f * g.p, wsize = w->size;
-    if (b) /* per channel, serial over the batch: the same order on every run */
-#pragma omp parallel for schedule(static)
-        for (int f = 0; f < g.f; f++) {
-            double s = 0;
-            for (int n = 0; n < batch; n++) {
-                const float *d = l->dout + n * oimg + (size_t)f * g.p;
-                for (int o = 0; o < g.p; o++)
-                    s += d[o];
-            }
-            b->grad[f] += (float)s;
-        }
     int threads = omp_get_max_threads();
     int nb = chunk_images(&g, batch, threads), chunks = (batch + nb - 1) / nb;
     size_t per = scratch_layout(&g, nb, wsize, NULL, NULL);
@@ -296,6 +303,24 @@ static void conv_backward(Layer *l, Net *net, int batch)
         Scratch s;
         scratch_layout(&g, nb, wsize, work + per * omp_get_thread_num(), &s);
         memset(s.dw, 0, wsize * sizeof *s.dw);
+        /* The bias gradient in the same team (a parallel region costs tens of
+         * µs on small nets): per channel, serial over the batch, the same
+         * order on every run; a vectorised float sum per plane, the planes
+         * added in double. */
+        if (b)
+#pragma omp for schedule(static) nowait
+            for (int f = 0; f < g.f; f++) {
+                double sum = 0;
+                for (int n = 0; n < batch; n++) {
+                    const float *d = l->dout + n * oimg + (size_t)f * g.p;
+                    float ps = 0;
+#pragma omp simd reduction(+ : ps)
+                    for (int o = 0; o < g.p; o++)
+                        ps += d[o];
+                    sum += ps;
+                }
+                b->grad[f] += (float)sum;
+            }
 #pragma omp for schedule(static)
         for (int ch = 0; ch < chunks; ch++) {
             int b0 = ch * nb, n = batch - b0 < nb ? batch - b0 : nb, cols = n * g.p;
@@ -320,15 +345,15 @@ static void conv_backward(Layer *l, Net *net, int batch)
                         dy, cols, 1.0f, s.dw, g.f);
             if (!dx)
                 continue;
-            if (n == 1 && g.pointwise) { /* dx[C × P] += Wᵀ · dy directly */
+            if (n == 1 && g.pointwise) { /* dx[C × P] (+)= Wᵀ · dy directly */
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.k, cols, g.f, 1.0f,
-                            w->data, g.k, dy, cols, 1.0f, dx, cols);
+                            w->data, g.k, dy, cols, src->dout_set ? 0.0f : 1.0f, dx, cols);
                 continue;
             }
             /* dcol[K × n·P] = Wᵀ · dy, overwriting col (no longer needed), then col2im. */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, g.k, cols, g.f, 1.0f, w->data,
                         g.k, dy, cols, 0.0f, s.col, cols);
-            col2im_add(&g, s.col, n, dx, s.stage);
+            col2im(&g, s.col, n, dx, s.stage, src->dout_set);
         }
         /* The implicit barrier above ends all chunks; add the partial sums in thread order. */
         int team = omp_get_num_threads();
@@ -344,4 +369,4 @@ static void conv_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_conv_info = {OP_CONV, "conv", 1, 1, "filters,kernel,stride,pad,bias", conv_setup,
-                             conv_init, conv_forward, conv_backward, conv_reserve, 0};
+                             conv_init, conv_forward, conv_backward, conv_reserve, 0, 1};

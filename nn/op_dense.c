@@ -88,11 +88,11 @@ static void dense_backward(Layer *l, Net *net, int batch)
             for (int u = 0; u < units; u++)
                 b->grad[u] += d[u];
         }
-    /* din[batch × fan_in] += dout · W */
+    /* din[batch × fan_in] (+)= dout · W: beta 0 writes it when we are its only reader */
     if (input_dout(net, src))
         sgemm_cols(CblasNoTrans, CblasNoTrans, batch, fan_in, units, l->dout, units, w->data,
-                   fan_in, 1.0f, src->dout, fan_in);
+                   fan_in, src->dout_set ? 0.0f : 1.0f, src->dout, fan_in);
 }
 
 const OpInfo op_dense_info = {OP_DENSE, "dense", 1, 1, "units,bias", dense_setup, dense_init,
-                              dense_forward, dense_backward, NULL, 0};
+                              dense_forward, dense_backward, NULL, 0, 1};

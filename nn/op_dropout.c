@@ -56,9 +56,10 @@ static void dropout_backward(Layer *l, Net *net, int batch)
     const DropState *st = l->aux;
     const uint8_t *keep = (const uint8_t *)(st + 1);
     const float scale = 1.0f / (1.0f - l->a.rate);
+    const int set = in->dout_set;
     for (size_t i = 0; i < n; i++)
-        in->dout[i] += !st->train ? l->dout[i] : keep[i] ? l->dout[i] * scale : 0.0f;
+        dout_put(&in->dout[i], !st->train ? l->dout[i] : keep[i] ? l->dout[i] * scale : 0.0f, set);
 }
 
 const OpInfo op_dropout_info = {OP_DROPOUT, "dropout", 1, 1, "rate", dropout_setup, NULL,
-                                dropout_forward, dropout_backward, dropout_reserve, 0};
+                                dropout_forward, dropout_backward, dropout_reserve, 0, 1};

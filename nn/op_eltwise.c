@@ -210,4 +210,4 @@ static void eltwise_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_eltwise_info = {OP_ELTWISE, "eltwise", 1, 2, "binop,reverse,dims,bdims",
-                                eltwise_setup, NULL, eltwise_forward, eltwise_backward, NULL, 1};
+                                eltwise_setup, NULL, eltwise_forward, eltwise_backward, NULL, 1, 0};

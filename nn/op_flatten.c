@@ -20,14 +20,19 @@ static void flatten_forward(Layer *l, Net *net, int batch, int train)
 
 static void flatten_backward(Layer *l, Net *net, int batch)
 {
-    float *din = layer_input(net, l, 0)->dout;
+    Layer *src = layer_input(net, l, 0);
+    float *din = src->dout;
     size_t n = (size_t)batch * shape_size(l->out_shape);
     if (!din)
         return;
+    if (src->dout_set) {
+        memcpy(din, l->dout, n * sizeof *din);
+        return;
+    }
 #pragma omp parallel for simd schedule(static) if (n >= 65536)
     for (size_t i = 0; i < n; i++)
         din[i] += l->dout[i];
 }
 
 const OpInfo op_flatten_info = {OP_FLATTEN, "flatten", 1, 1, "", flatten_setup, NULL,
-                                flatten_forward, flatten_backward, NULL, 0};
+                                flatten_forward, flatten_backward, NULL, 0, 1};

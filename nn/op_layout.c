@@ -224,18 +224,23 @@ static void reshape_forward(Layer *l, Net *net, int batch, int train)
 
 static void reshape_backward(Layer *l, Net *net, int batch)
 {
-    float *dx = input_dout(net, layer_input(net, l, 0));
+    Layer *src = layer_input(net, l, 0);
+    float *dx = input_dout(net, src);
     size_t n = (size_t)batch * shape_size(l->out_shape);
     if (!dx)
         return;
+    if (src->dout_set) {
+        memcpy(dx, l->dout, n * sizeof *dx);
+        return;
+    }
 #pragma omp parallel for simd schedule(static) if (n >= 65536)
     for (size_t i = 0; i < n; i++)
         dx[i] += l->dout[i];
 }
 
 const OpInfo op_transpose_info = {OP_TRANSPOSE, "transpose", 1, 1, "dims,perm", transpose_setup,
-                                  NULL, transpose_forward, transpose_backward, NULL, 1};
+                                  NULL, transpose_forward, transpose_backward, NULL, 1, 0};
 const OpInfo op_pad_info = {OP_PAD, "pad", 1, 1, "dims,pads,value", pad_setup, NULL, pad_forward,
-                            pad_backward, NULL, 1};
+                            pad_backward, NULL, 1, 0};
 const OpInfo op_reshape_info = {OP_RESHAPE, "reshape", 1, 1, "view", reshape_setup, NULL,
-                                reshape_forward, reshape_backward, NULL, 1};
+                                reshape_forward, reshape_backward, NULL, 1, 1};

@@ -86,4 +86,4 @@ static void lrn_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_lrn_info = {OP_LRN, "lrn", 1, 1, "size,alpha,beta,k", lrn_setup, NULL,
-                            lrn_forward, lrn_backward, lrn_reserve, 0};
+                            lrn_forward, lrn_backward, lrn_reserve, 0, 0};

@@ -112,4 +112,4 @@ static void matmul_backward(Layer *l, Net *net, int batch)
 }
 
 const OpInfo op_matmul_info = {OP_MATMUL, "matmul", 1, 1, "dims,units", matmul_setup, matmul_init,
-                               matmul_forward, matmul_backward, NULL, 1};
+                               matmul_forward, matmul_backward, NULL, 1, 0};

@@ -38,15 +38,20 @@ static void add_forward(Layer *l, Net *net, int batch, int train)
 static void add_backward(Layer *l, Net *net, int batch)
 {
     size_t n = (size_t)batch * shape_size(l->out_shape);
-    float *dst[NN_MAX_INPUTS];
-    for (int k = 0; k < l->n_inputs; k++)
-        dst[k] = layer_input(net, l, k)->dout;
     const float *dy = l->dout;
-    /* Inputs inside the loop: a repeated input is updated twice by the same thread. */
-#pragma omp parallel for schedule(static) if (n >= 65536)
-    for (size_t i = 0; i < n; i++)
-        for (int k = 0; k < l->n_inputs; k++)
-            dst[k][i] += dy[i];
+    /* One pass per input, one after the other: a repeated input (never
+     * dout_set, as it has two reader slots) simply gets dy added twice. */
+    for (int k = 0; k < l->n_inputs; k++) {
+        Layer *src = layer_input(net, l, k);
+        float *dx = src->dout;
+        if (src->dout_set) {
+            memcpy(dx, dy, n * sizeof *dx);
+            continue;
+        }
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+        for (size_t i = 0; i < n; i++)
+            dx[i] += dy[i];
+    }
 }
 
 static int concat_setup(Layer *l, const Shape *in, int n_in, char *err, size_t errlen)
@@ -89,15 +94,19 @@ static void concat_backward(Layer *l, Net *net, int batch)
         const float *dy = l->dout + (size_t)b * out_n;
         for (int k = 0; k < l->n_inputs; k++) {
             size_t len = shape_size(l->in_shape[k]);
-            float *dx = layer_input(net, l, k)->dout + (size_t)b * len;
-            for (size_t i = 0; i < len; i++)
-                dx[i] += dy[i];
+            const Layer *src = layer_input(net, l, k);
+            float *dx = src->dout + (size_t)b * len;
+            if (src->dout_set)
+                memcpy(dx, dy, len * sizeof *dx);
+            else
+                for (size_t i = 0; i < len; i++)
+                    dx[i] += dy[i];
             dy += len;
         }
     }
 }
 
 const OpInfo op_add_info = {OP_ADD, "add", 2, NN_MAX_INPUTS, "", add_setup, NULL, add_forward,
-                            add_backward, NULL, 0};
+                            add_backward, NULL, 0, 1};
 const OpInfo op_concat_info = {OP_CONCAT, "concat", 2, NN_MAX_INPUTS, "", concat_setup, NULL,
-                               concat_forward, concat_backward, NULL, 0};
+                               concat_forward, concat_backward, NULL, 0, 1};

@@ -7,6 +7,7 @@
  * thread count. */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ops.h"
 
@@ -116,6 +117,15 @@ static inline void max_clipped(const Plane *p, const float *x, int oh, int ow, f
     *arg = best;
 }
 
+/* Value x[i] at index i takes over the running max m (argmax a) if larger or NaN. */
+#define MAX_STEP(x, i, m, a)                                                                       \
+    do {                                                                                           \
+        float v_ = (x)[i];                                                                         \
+        int win_ = (v_ > (m)) | (v_ != v_);                                                        \
+        (m) = win_ ? v_ : (m);                                                                     \
+        (a) = win_ ? (i) : (a);                                                                    \
+    } while (0)
+
 static void maxpool_plane(const Plane *p, const float *restrict x, float *restrict y,
                           int32_t *restrict arg)
 {
@@ -124,6 +134,21 @@ static void maxpool_plane(const Plane *p, const float *restrict x, float *restri
         int c0, c1, base = row_span(p, oh, &c0, &c1);
         for (int ow = c0 ? 0 : c1; ow < p->out.w; ow = next_border(ow, c0, c1))
             max_clipped(p, x, oh, ow, &y[ow], &arg[ow]);
+        if (p->a->kernel_h == 2 && p->a->kernel_w == 2) {
+            /* The usual 2×2 window: one pass, the same scan order, no
+             * reloads of y and arg between the window offsets. */
+#pragma omp simd
+            for (int ow = c0; ow < c1; ow++) {
+                int o = base + ow * sw, a = o;
+                float m = x[o];
+                MAX_STEP(x, o + 1, m, a);
+                MAX_STEP(x, o + W, m, a);
+                MAX_STEP(x, o + W + 1, m, a);
+                y[ow] = m;
+                arg[ow] = a;
+            }
+            continue;
+        }
 #pragma omp simd
         for (int ow = c0; ow < c1; ow++) {
             y[ow] = x[base + ow * sw];
@@ -176,6 +201,7 @@ static void maxpool_backward(Layer *l, Net *net, int batch)
     int planes = batch * in.c;
     size_t isz = (size_t)in.h * in.w, osz = (size_t)out.h * out.w;
     const int32_t *arg = l->aux;
+    const int set = src->dout_set;
     if (!src->dout || !arg)
         return;
 #pragma omp parallel for schedule(static)
@@ -183,6 +209,8 @@ static void maxpool_backward(Layer *l, Net *net, int batch)
         float *dx = src->dout + i * isz;
         const float *dy = l->dout + i * osz;
         const int32_t *ai = arg + i * osz;
+        if (set) /* zeroed here, plane by plane, while it is in cache */
+            memset(dx, 0, isz * sizeof *dx);
         for (size_t o = 0; o < osz; o++)
             dx[ai[o]] += dy[o];
     }
@@ -280,11 +308,15 @@ static void avgpool_backward(Layer *l, Net *net, int batch)
     Layer *src = layer_input(net, l, 0);
     Plane p = plane_of(l);
     size_t isz = (size_t)p.in.h * p.in.w, osz = (size_t)p.out.h * p.out.w;
+    const int set = src->dout_set;
     if (!src->dout)
         return;
 #pragma omp parallel for schedule(static)
-    for (int i = 0; i < batch * p.in.c; i++)
+    for (int i = 0; i < batch * p.in.c; i++) {
+        if (set) /* windows may overlap: zero the plane, then add */
+            memset(src->dout + i * isz, 0, isz * sizeof(float));
         avgpool_plane_backward(&p, l->dout + i * osz, src->dout + i * isz);
+    }
 }
 
 /* ------------------------------------------------------ global avgpool */
@@ -317,6 +349,7 @@ static void gap_backward(Layer *l, Net *net, int batch)
     Layer *src = layer_input(net, l, 0);
     int planes = batch * l->in_shape[0].c;
     size_t isz = (size_t)l->in_shape[0].h * l->in_shape[0].w;
+    const int set = src->dout_set;
     if (!src->dout)
         return;
 #pragma omp parallel for schedule(static)
@@ -324,15 +357,15 @@ static void gap_backward(Layer *l, Net *net, int batch)
         float *dx = src->dout + (size_t)p * isz;
         float g = l->dout[p] / (float)isz;
         for (size_t i = 0; i < isz; i++)
-            dx[i] += g;
+            dout_put(&dx[i], g, set);
     }
 }
 
 const OpInfo op_maxpool_info = {OP_MAXPOOL, "maxpool", 1, 1, "kernel,stride,pad,ceil_mode",
                                 pool_setup, NULL, maxpool_forward, maxpool_backward,
-                                maxpool_reserve, 0};
+                                maxpool_reserve, 0, 1};
 const OpInfo op_avgpool_info = {OP_AVGPOOL, "avgpool", 1, 1,
                                 "kernel,stride,pad,ceil_mode,count_include_pad", pool_setup, NULL,
-                                avgpool_forward, avgpool_backward, NULL, 0};
+                                avgpool_forward, avgpool_backward, NULL, 0, 1};
 const OpInfo op_global_avgpool_info = {OP_GLOBAL_AVGPOOL, "global_avgpool", 1, 1, "", gap_setup,
-                                       NULL, gap_forward, gap_backward, NULL, 0};
+                                       NULL, gap_forward, gap_backward, NULL, 0, 1};

@@ -59,9 +59,10 @@ static void softmax_backward(Layer *l, Net *net, int batch)
         for (int c = 0; c < C; c++)
             s += (double)ys[(size_t)c * hw] * dys[(size_t)c * hw];
         for (int c = 0; c < C; c++)
-            dxs[(size_t)c * hw] += ys[(size_t)c * hw] * (float)(dys[(size_t)c * hw] - s);
+            dout_put(&dxs[(size_t)c * hw], ys[(size_t)c * hw] * (float)(dys[(size_t)c * hw] - s),
+                     in->dout_set);
     }
 }
 
 const OpInfo op_softmax_info = {OP_SOFTMAX, "softmax", 1, 1, "", softmax_setup, NULL,
-                                softmax_forward, softmax_backward, NULL, 0};
+                                softmax_forward, softmax_backward, NULL, 0, 1};

@@ -60,4 +60,4 @@ static void input_forward(Layer *l, Net *net, int batch, int train) { (void)l, (
 static void input_backward(Layer *l, Net *net, int batch) { (void)l, (void)net, (void)batch; }
 
 const OpInfo op_input_info = {OP_INPUT, "input", 0, 0, "", input_setup, NULL, input_forward,
-                              input_backward, NULL, 0};
+                              input_backward, NULL, 0, 0};

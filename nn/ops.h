@@ -97,4 +97,10 @@ static inline float *input_dout(const Net *net, Layer *src)
     return src->type == OP_INPUT && !net->input_grad ? NULL : src->dout;
 }
 
+/* Backward's store of v into an input's dout: written when `set` (the
+ * input's dout_set: this layer is its only reader and was not zeroed for),
+ * else added. Ops with OpInfo.overwrites must store every value this way;
+ * hot loops test the flag once, outside the loop, instead. */
+static inline void dout_put(float *d, float v, int set) { *d = set ? v : *d + v; }
+
 #endif

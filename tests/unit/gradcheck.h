@@ -51,6 +51,11 @@ static int gradcheck(Net *net, int batch, int train, unsigned seed, double tol)
     Rng saved = net->rng;
     net_forward(net, x, batch, train);
     net->rng = saved;
+    /* Stale douts are NaN: a backward that writes an input's dout (dout_set)
+     * must write every value, and one that adds must find it zeroed. */
+    for (int li = 0; li < net->n_layers; li++)
+        for (size_t i = 0; i < (size_t)batch * layer_size(&net->layers[li]); i++)
+            net->layers[li].dout[i] = NAN;
     net_backward(net, r, batch);
 
     /* Keep copies: later forward passes overwrite nothing in grads, but be safe. */

@@ -212,6 +212,26 @@ static void test_maxpool_forward(void **state)
     net_free(net);
 }
 
+/* Ties go to the first value in scan order and a NaN wins (the last NaN
+ * stays), in the output and in where backward sends the gradient. */
+static void test_maxpool_ties_and_nan(void **state)
+{
+    (void)state;
+    LayerAttrs a = attrs(OP_MAXPOOL); /* 2×2, stride 2 */
+    Net *net = one_layer((Shape){1, 2, 4}, OP_MAXPOOL, &a);
+    net->input_grad = 1;
+    assert_int_equal(net_reserve(net, 1, 1), 0);
+    const float x[8] = {1, 3, NAN, 5, 3, 2, 7, NAN};
+    const float *y = net_forward(net, x, 1, 1);
+    assert_float_equal(y[0], 3, 0);
+    assert_true(isnan(y[1]));
+    net_backward(net, (float[]){10, 20}, 1);
+    const float want[8] = {0, 10, 0, 0, 0, 0, 0, 20};
+    for (int i = 0; i < 8; i++)
+        assert_float_equal(net->layers[0].dout[i], want[i], 0);
+    net_free(net);
+}
+
 static void test_avgpool_forward(void **state)
 {
     (void)state;
@@ -575,6 +595,56 @@ static void test_conv_two_consumers_grad(void **state)
     net_free(net);
 }
 
+/* Adds a layer reading several inputs; fails the test on error. */
+static void add_n(Net *net, const char *name, OpType t, const char *const *in, int n)
+{
+    char err[NN_ERR_MAX];
+    LayerAttrs a = attrs(t);
+    if (net_add(net, name, t, &a, in, n, err, sizeof err))
+        fail_msg("%s", err);
+}
+
+/* Backward writes an input's dout instead of adding into it only when the
+ * layer is that input's one reader (dout_set). This net mixes both: the input
+ * feeds a conv and a maxpool, c feeds relu and batchnorm, r is listed twice
+ * in one add and m twice in one concat, while bn, s, avg, cat and f have one
+ * reader each. gradcheck poisons every dout with NaN first, so a value that
+ * is missed, or added where it should be written, shows. (The maxpool reads
+ * the input, not the conv: a weight step would move its argmaxes.) */
+static void test_multi_reader_grad(void **state)
+{
+    (void)state;
+    Net *net = net_create((Shape){2, 4, 4});
+    LayerAttrs a = attrs(OP_CONV);
+    a.filters = 3;
+    a.kernel_h = a.kernel_w = 3;
+    set_pads(&a, 1, 1, 1, 1);
+    add(net, "c", OP_CONV, &a, "input");
+    a = attrs(OP_MAXPOOL);
+    a.kernel_h = a.kernel_w = 2;
+    a.stride_h = a.stride_w = 2;
+    add(net, "m", OP_MAXPOOL, &a, "input");
+    a = attrs(OP_RELU);
+    add(net, "r", OP_RELU, &a, "c");
+    a = attrs(OP_BATCHNORM);
+    add(net, "bn", OP_BATCHNORM, &a, "c");
+    add_n(net, "s", OP_ADD, (const char *[]){"r", "bn", "r"}, 3);
+    a = attrs(OP_AVGPOOL); /* overlapping windows: 3×3, stride 2 */
+    a.kernel_h = a.kernel_w = 3;
+    a.stride_h = a.stride_w = 2;
+    set_pads(&a, 1, 1, 1, 1);
+    add(net, "avg", OP_AVGPOOL, &a, "s");
+    add_n(net, "cat", OP_CONCAT, (const char *[]){"m", "avg", "m"}, 3);
+    a = attrs(OP_FLATTEN);
+    add(net, "f", OP_FLATTEN, &a, "cat");
+    a = attrs(OP_DENSE);
+    a.units = 5;
+    add(net, "d", OP_DENSE, &a, "f");
+    finalize(net, 12);
+    assert_int_equal(gradcheck(net, 2, 1, 32, TOL), 0);
+    net_free(net);
+}
+
 /* Chunking must not change results: a 32×32 conv (two images per chunk) on
  * a batch of 3 equals the same images run one at a time, for the output and
  * for every gradient. */
@@ -658,6 +728,8 @@ int main(void)
         cmocka_unit_test(test_avgpool_grad),
         cmocka_unit_test(test_global_avgpool_grad),
         cmocka_unit_test(test_conv_two_consumers_grad),
+        cmocka_unit_test(test_multi_reader_grad),
+        cmocka_unit_test(test_maxpool_ties_and_nan),
         cmocka_unit_test(test_conv_chunking_invariance),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
