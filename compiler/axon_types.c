@@ -173,6 +173,12 @@ static int plan_block(const CoreBlock *b, int k, Plan *pl, PlanScratch *t)
         held += add;
         s = e;
     }
+    /* Columns of zeros after a lossy piece closed it but bring no rows: they
+     * join it (a piece of no rows is no block, and clustering it overflows). */
+    if (held == 0 && piece > 0) {
+        pl->piece[pl->n - 1].cols += C - c0;
+        return 0;
+    }
     if (plan_add(pl, c0, C - c0, held <= k) || piece_rows(pl, first, R, c0, C))
         return -1;
     return 0;
