@@ -165,6 +165,8 @@ static double solve(const Rows *r, double *cent, int *type, double *d_row, doubl
 double axon_cluster(const int32_t *w, int rows, int cols, const double *a, int k, int32_t wmax,
                     uint64_t seed, uint8_t *type_out, int32_t *w_out)
 {
+    if (rows < 1 || cols < 1 || k < 1)
+        return -1; /* no rows to cluster (the centroids would hold nothing) */
     const size_t R = (size_t)rows, C = (size_t)cols;
     k = k < rows ? k : rows;
     double *x = malloc(sizeof *x * R * C), *cent = malloc(sizeof *cent * (size_t)k * C * 2);

@@ -15,7 +15,8 @@
 
 /* w: [cols][rows] target weights; a: [rows] row weights (> 0); writes
  * type[rows] (0 .. k−1) and w_out ([cols][rows], w_out[j][i] depending only
- * on (j, type[i])). Returns the weighted squared error, or -1 on OOM. */
+ * on (j, type[i])). Returns the weighted squared error, or -1 on OOM or
+ * an empty block (rows, cols or k < 1). */
 double axon_cluster(const int32_t *w, int rows, int cols, const double *a, int k, int32_t wmax,
                     uint64_t seed, uint8_t *type, int32_t *w_out);
 

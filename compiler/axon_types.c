@@ -173,6 +173,12 @@ static int plan_block(const CoreBlock *b, int k, Plan *pl, PlanScratch *t)
         held += add;
         s = e;
     }
+    /* Columns of zeros after a lossy piece closed it but bring no rows: they
+     * join it (a piece of no rows is no block, and clustering it overflows). */
+    if (held == 0 && piece > 0) {
+        pl->piece[pl->n - 1].cols += C - c0;
+        return 0;
+    }
     if (plan_add(pl, c0, C - c0, held <= k) || piece_rows(pl, first, R, c0, C))
         return -1;
     return 0;
@@ -180,23 +186,24 @@ static int plan_block(const CoreBlock *b, int k, Plan *pl, PlanScratch *t)
 
 #define GATHER_MAX 4096 /* samples (op × image) gathered for one dsyrk */
 
-/* M += scale · Σ over the ops of piece q's block and the nb images in v
- * of x xᵀ (x: the piece's inputs), GATHER_MAX samples per dsyrk. */
-static void moments(const Program *p, const Plan *pl, int q, int block, const double *v, int nb, double scale,
-                    double *X, double *M)
+/* M += scale · Σ over the n_ops ops (indices in ops) of piece q's block and
+ * the nb images in v of x xᵀ (x: the piece's inputs), GATHER_MAX samples per dsyrk. */
+static void moments(const Program *p, const Plan *pl, int q, const int *ops, int n_ops, const double *v, int nb,
+                    double scale, double *X, double *M)
 {
     const Piece *pc = &pl->piece[q];
     int n = 0;
-    for (int k = 0; k <= p->n_ops; k++) {
-        if (n && (k == p->n_ops || n + nb > GATHER_MAX)) {
+    for (int o = 0; o <= n_ops; o++) {
+        if (n && (o == n_ops || n + nb > GATHER_MAX)) {
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, pc->rows, n, scale, X, pc->rows, 1.0, M, pc->rows);
             n = 0;
         }
-        if (k == p->n_ops || p->ops[k].block != block)
-            continue;
+        if (o == n_ops)
+            break;
+        const int32_t *in = p->ops[ops[o]].in;
         for (int img = 0; img < nb; img++, n++)
             for (int r = 0; r < pc->rows; r++) {
-                int32_t src = p->ops[k].in[pl->row[pc->row_at + r]];
+                int32_t src = in[pl->row[pc->row_at + r]];
                 X[(size_t)n * pc->rows + r] = src == PROGRAM_ZERO ? 0 : v[(size_t)src * nb + img];
             }
     }
@@ -211,7 +218,10 @@ static int calibrate_inputs(const Program *fp, const Program *p, const Plan *pl,
                             const uint8_t *px, int n, double *m2, double **M)
 {
     const size_t N = (size_t)(fp->n_neurons ? fp->n_neurons : 1), G = (size_t)fp->n_groups + 1;
-    size_t per_image = sizeof(double) * N, batch = ((size_t)128 << 20) / per_image;
+    /* Up to 64 images per forward pass within 768 MB (tuning's budget): on
+     * large programs (alexnet-lite with relays: 14M neurons) 128 MB meant one
+     * image per pass, each pass a matrix-vector product per op. */
+    size_t per_image = sizeof(double) * N, batch = ((size_t)768 << 20) / per_image;
     const int B = batch < 1 ? 1 : batch > 64 ? 64 : (int)batch;
     int max_r = 1;
     for (int q = 0; q < pl->n; q++)
@@ -220,19 +230,25 @@ static int calibrate_inputs(const Program *fp, const Program *p, const Plan *pl,
     double *v = malloc(per_image * B), *top = calloc(G, sizeof *top);
     double *X = malloc(sizeof *X * (size_t)max_r * (GATHER_MAX + B));
     float *in = malloc(sizeof *in * (size_t)fp->n_inputs * B);
-    int *group = malloc(sizeof *group * N), *uses = calloc((size_t)p->n_blocks + 1, sizeof *uses);
-    int *block_of = malloc(sizeof *block_of * (size_t)(pl->n + 1));
-    int failed = !v || !top || !X || !in || !group || !uses || !block_of;
+    int *group = malloc(sizeof *group * N), *block_of = malloc(sizeof *block_of * (size_t)(pl->n + 1));
+    /* The ops of each block (op_at[b] .. op_at[b + 1] − 1 in ops, in program
+     * order): scanning every op for every piece was quadratic on large programs. */
+    int *op_at = calloc((size_t)p->n_blocks + 2, sizeof *op_at), *ops = malloc(sizeof *ops * (size_t)(p->n_ops + 1));
+    int failed = !v || !top || !X || !in || !group || !block_of || !op_at || !ops;
     for (int b = 0; !failed && b < p->n_blocks; b++)
         for (int q = first_piece[b]; q < first_piece[b + 1]; q++)
             block_of[q] = b;
     for (size_t i = 0; !failed && i < N; i++)
         group[i] = -1;
     for (int k = 0; !failed && k < fp->n_ops; k++) {
-        uses[p->ops[k].block]++;
+        op_at[p->ops[k].block + 2]++;
         for (int j = 0; j < fp->blocks[fp->ops[k].block].cols; j++)
             group[fp->ops[k].out + j] = fp->ops[k].group;
     }
+    for (int b = 0; !failed && b < p->n_blocks; b++) /* op_at[b + 2]: block b's count, then its start */
+        op_at[b + 2] += op_at[b + 1];
+    for (int k = 0; !failed && k < p->n_ops; k++)
+        ops[op_at[p->ops[k].block + 1]++] = k;
     memset(m2, 0, sizeof *m2 * N);
     for (int pass = 0; pass < 2 && !failed; pass++)
         for (int img0 = 0; img0 < n && !failed; img0 += B) {
@@ -254,8 +270,10 @@ static int calibrate_inputs(const Program *fp, const Program *p, const Plan *pl,
                     m2[i] += *x * *x / n;
                 }
             for (int q = 0; pass == 1 && q < pl->n; q++)
-                if (M[q])
-                    moments(p, pl, q, block_of[q], v, nb, 1.0 / ((double)n * uses[block_of[q]]), X, M[q]);
+                if (M[q]) {
+                    const int b = block_of[q], uses = op_at[b + 1] - op_at[b];
+                    moments(p, pl, q, ops + op_at[b], uses, v, nb, 1.0 / ((double)n * uses), X, M[q]);
+                }
         }
     for (int q = 0; !failed && q < pl->n; q++) /* dsyrk filled the upper triangle */
         for (int r = 0; M[q] && r < pl->piece[q].rows; r++)
@@ -266,8 +284,9 @@ static int calibrate_inputs(const Program *fp, const Program *p, const Plan *pl,
     free(X);
     free(in);
     free(group);
-    free(uses);
     free(block_of);
+    free(op_at);
+    free(ops);
     return failed ? -1 : 0;
 }
 

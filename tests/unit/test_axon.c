@@ -392,6 +392,38 @@ static void test_exact_cases(void **state)
     free(px);
 }
 
+/* A lossy block whose last neurons have only zero weights (a dead filter
+ * or approximator unit): the cut before them must not leave a piece of no
+ * rows (once clustered into zero centroids of `cols` values, overflowing the
+ * heap; alexnet-lite on truenorth). The zero columns join the piece before. */
+static void test_trailing_zero_columns(void **state)
+{
+    (void)state;
+    g_rng = 13;
+    const int n_in = 18, hidden = 8, zeros = 5;
+    Program *fp = random_float(n_in, hidden, 3, 0);
+    CoreBlock *h = &fp->blocks[0];
+    for (int j = hidden - zeros; j < hidden; j++)
+        for (int i = 0; i < h->rows; i++)
+            h->wf[(size_t)j * h->rows + i] = 0;
+    uint8_t *px = random_pixels(32, n_in);
+    Hw hw;
+    axon_hw(&hw, 2);
+    hw.crossbar.rows = hw.crossbar.cols = 64;
+    double rel;
+    Program *plain, *q = typed(fp, &hw, px, 32, &plain, &rel);
+    VerifyReport rep;
+    assert_int_equal(verify_checked(q, &hw, &rep), 0);
+    verify_report_free(&rep);
+    assert_int_equal(q->n_neurons, plain->n_neurons);
+    for (int b = 0; b < q->n_blocks; b++)
+        assert_true(q->blocks[b].rows >= 1);
+    program_free(plain);
+    program_free(q);
+    program_free(fp);
+    free(px);
+}
+
 /* The same types and weights on 1 and 2 threads. */
 static void test_threads(void **state)
 {
@@ -456,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_random_programs_fit),
         cmocka_unit_test(test_exact_cases),
+        cmocka_unit_test(test_trailing_zero_columns),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_truenorth_lenet5),
     };
