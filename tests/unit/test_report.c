@@ -264,6 +264,17 @@ static void test_report_default_folder(void **state)
     for (size_t i = 0; i < N_FIGURES; i++)
         assert_figure(dir, figures[i]);
     assert_int_equal(temporaries_in(dir), 0);
+    /* error_vs_cores: a Pareto front per model, never one across models */
+    char gp[700];
+    snprintf(gp, sizeof gp, "%s/error_vs_cores.gp", dir);
+    text = read_all(gp, NULL);
+    assert_has((const char *)text, "title \"lenet5: Pareto front\"");
+    assert_has((const char *)text, ": Pareto front\"\n");
+    int fronts = 0;
+    for (const char *t = (const char *)text; (t = strstr(t, "Pareto front\"")); t++)
+        fronts++;
+    assert_int_equal(fronts, 2);
+    free(text);
     /* a second run replaces every file */
     assert_int_equal(report(path, NULL), EXIT_OK);
     assert_int_equal(temporaries_in(dir), 0);
