@@ -395,9 +395,8 @@ int quantise_full(const Program *fp, const Hw *hw, const uint8_t *calib, int n_c
             for (int j = 0; j < fp->blocks[fp->ops[k].block].cols; j++)
                 wk.group_of[fp->ops[k].out + j] = fp->ops[k].group;
         rc = wk.vq && wk.group_of ? tune_walk(&wk, calib) : -1;
-        int kept = 0;
         if (!rc && (phases & HW_PHASE_E2E))
-            rc = tune_e2e(&wk, &kept);
+            rc = tune_e2e(&wk);
         Program *q = rc ? NULL : drop_unused_blocks(p);
         if (!q)
             rc = errf(err, errlen, "out of memory tuning");

@@ -75,8 +75,8 @@ int tune_is_copy(const CoreBlock *fb);
  * divergence from the original's output distribution: tune.iterations Adam
  * steps of tune.lr on batches of tune.batch of four fifths of the images;
  * the held-out fifth, checked after each pass over them, picks the step
- * kept (*steps_kept; 0 = the walk's program). 0, or -1 on OOM. */
-int tune_e2e(Walk *wk, int *steps_kept);
+ * kept (the walk's program when none beats it). 0, or -1 on OOM. */
+int tune_e2e(Walk *wk);
 
 /* Tunes the part `unit` of op k (tune_part.c) from its ops whose inputs are
  * computed (below op k's first neuron): a new block for all its ops, or

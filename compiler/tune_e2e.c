@@ -13,9 +13,9 @@
  * to the program's (its logits in the original's units), on four fifths of
  * the images, tune.batch at a time for tune.iterations steps of tune.lr;
  * the held-out fifth, checked after each pass over the others, picks the
- * step whose program is kept, the walk's own when none beats it. Matching the original's whole output
- * distribution rather than the training labels keeps a thousand images from
- * being learnt by heart. */
+ * step whose program is kept, the walk's own when none beats it. Matching
+ * the original's whole output distribution rather than the training labels
+ * keeps a thousand images from being learnt by heart. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +27,7 @@
 #define HOLD_OUT 5        /* one image in 5 checks the fit */
 
 typedef struct {
-    int n_blocks;
-    size_t *w_at, *b_at;  /* [n_blocks]: offsets into the arrays below; SIZE_MAX: not tuned */
+    size_t *w_at, *b_at;  /* [p->n_blocks]: offsets into the arrays below; SIZE_MAX: not tuned */
     double *sw, *gw, *mw, *vw; /* weight shadows, gradients, Adam moments */
     double *sb, *gb, *mb, *vb; /* the same for biases */
     int32_t *best_w;      /* the kept program's weights and biases */
@@ -57,7 +56,6 @@ static int shadows_init(Shadows *s, const Walk *wk)
 {
     const Program *p = wk->p, *fp = wk->fp;
     memset(s, 0, sizeof *s);
-    s->n_blocks = p->n_blocks;
     s->w_at = malloc(sizeof *s->w_at * (size_t)(p->n_blocks ? p->n_blocks : 1));
     s->b_at = malloc(sizeof *s->b_at * (size_t)(p->n_blocks ? p->n_blocks : 1));
     if (!s->w_at || !s->b_at)
@@ -233,7 +231,7 @@ static void forward(Walk *wk, int lo, int hi)
         tune_eval_op(wk, k, lo, hi);
 }
 
-int tune_e2e(Walk *wk, int *steps_kept)
+int tune_e2e(Walk *wk)
 {
     Program *p = wk->p;
     const int n = wk->n, n_fit = n - n / HOLD_OUT, C = p->n_outputs;
@@ -248,7 +246,6 @@ int tune_e2e(Walk *wk, int *steps_kept)
         max_rows = p->blocks[b].rows > max_rows ? p->blocks[b].rows : max_rows;
     gx = malloc(sizeof *gx * (size_t)max_rows * n);
     rc = rc || !g || !gx || !scale || !pt || !ps ? -1 : 0;
-    *steps_kept = 0;
     /* Logits in the original's units: accumulator × their group's scale. */
     for (int c = 0; c < C && !rc; c++)
         scale[c] = wk->S[wk->group_of[p->outputs[c]]];
@@ -259,7 +256,6 @@ int tune_e2e(Walk *wk, int *steps_kept)
             double held = kl_loss(wk, scale, n_fit, n, NULL, pt, ps);
             if (held < best) {
                 best = held;
-                *steps_kept = t;
                 snapshot(&s, p, 1);
             }
         }
